@@ -1,0 +1,199 @@
+"""Plain, typed data that crosses module boundaries: no I/O, no parsing of wire formats.
+
+Sources turn wire formats into these objects; the store persists them; the poll loop
+decides what is new; channels render them.  Dutch field names from the sources are
+kept where they are the domain's own vocabulary (dossier, volgnummer, soort).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+# "26643", "26 643" (printed form), "36600-VII", "36600 VII", "21501-33".
+_DOSSIER_RE = re.compile(
+    r"(?P<num>\d{1,3}(?: \d{3})+|\d+)(?:\s*-\s*|\s+)?(?P<suffix>[IVXLCDM]+|[A-Z]{1,3}|\d{1,3})?"
+)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DossierRef:
+    """A Kamerstuk dossier: its number and optional toevoeging (``36600-VII``)."""
+
+    nummer: int
+    toevoeging: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.nummer}-{self.toevoeging}" if self.toevoeging else str(self.nummer)
+
+    @classmethod
+    def parse(cls, text: str | int) -> DossierRef:
+        """Parse a dossier number as people write it; raise ValueError otherwise."""
+        if isinstance(text, int) and not isinstance(text, bool):
+            if text <= 0:
+                raise ValueError(f"not a dossier number: {text!r}")
+            return cls(text)
+        if not isinstance(text, str):
+            raise ValueError(f"not a dossier number: {text!r}")
+        m = _DOSSIER_RE.fullmatch(text.strip())
+        if not m or int(m["num"].replace(" ", "")) <= 0:
+            raise ValueError(f"not a dossier number: {text!r}")
+        return cls(int(m["num"].replace(" ", "")), m["suffix"] or None)
+
+
+@dataclass(frozen=True, slots=True)
+class TkDocument:
+    """One state of a Tweede Kamer ``Document`` as carried by a SyncFeed entry."""
+
+    guid: str
+    deleted: bool = False
+    skiptoken: int | None = None
+    updated: datetime | None = None
+    nummer: str | None = None  # DocumentNummer, e.g. 2025D35903
+    soort: str | None = None
+    onderwerp: str | None = None
+    titel: str | None = None
+    citeertitel: str | None = None
+    datum: date | None = None
+    vergaderjaar: str | None = None
+    volgnummer: int | None = None  # None when absent or -1 ("no Kamerstuk number yet")
+    content_type: str | None = None
+    content_length: int | None = None
+    enclosure_url: str | None = None
+    dossier_guids: tuple[str, ...] = ()
+    zaak_guids: tuple[str, ...] = ()
+    bron_document_guid: str | None = None  # set on attachments (Bijlage) pointing at their letter
+
+
+@dataclass(frozen=True, slots=True)
+class TkZaak:
+    """One state of a Tweede Kamer ``Zaak`` (the case a letter belongs to)."""
+
+    guid: str
+    deleted: bool = False
+    skiptoken: int | None = None
+    updated: datetime | None = None
+    nummer: str | None = None  # e.g. 2025Z09143
+    soort: str | None = None
+    onderwerp: str | None = None
+    titel: str | None = None
+    dossier_guids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TkDossier:
+    """One state of a Tweede Kamer ``Kamerstukdossier``: the GUID→number mapping."""
+
+    guid: str
+    deleted: bool = False
+    skiptoken: int | None = None
+    updated: datetime | None = None
+    nummer: int | None = None
+    toevoeging: str | None = None
+    titel: str | None = None
+
+    @property
+    def ref(self) -> DossierRef | None:
+        return DossierRef(self.nummer, self.toevoeging or None) if self.nummer else None
+
+
+TkEntity = TkDocument | TkZaak | TkDossier
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One page of a SyncFeed category, in feed order."""
+
+    entities: tuple[TkEntity, ...]
+    next_skiptoken: int | None  # feed-level ``next`` link, else the last entry's own link
+    next_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SruRecord:
+    """One officiële-bekendmakingen publication as described by an SRU record."""
+
+    identifier: str  # kst-26643-1384, kst-1027708, blg-1007826
+    dossiers: tuple[DossierRef, ...] = ()
+    ondernummer: str | None = None  # "1384"; Eerste Kamer uses letters ("B")
+    vergaderjaar: str | None = None
+    subtype: str | None = None  # KamerstukTypen subrubriek, e.g. "Brief regering", "Motie"
+    document_title: str | None = None  # documenttitel: the letter's subject
+    full_title: str | None = None  # dcterms:title "dossiertitel; soort; documenttitel"
+    dossier_title: str | None = None
+    doc_type: str | None = None  # Kamerstuk | Bijlage | ...
+    publication: str | None = None  # publicatienaam
+    documentstatus: str | None = None
+    date: date | None = None  # the document's own date (dcterms:date / issued)
+    available: date | None = None  # publication date
+    modified: date | None = None
+    changed_at: datetime | None = None  # cd:datumTijdstipWijziging* or gzd:timestamp
+    indieners: tuple[str, ...] = ()
+    hoofddocument: str | None = None  # for bijlagen: the letter's identifier
+    preferred_url: str | None = None
+    html_url: str | None = None
+    pdf_url: str | None = None
+    xml_url: str | None = None
+    is_reprint: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SruPage:
+    records: tuple[SruRecord, ...]
+    number_of_records: int | None
+    next_position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """One letter as the monitor knows it, merged from every source and version."""
+
+    id: int
+    dossiers: tuple[DossierRef, ...] = ()
+    dossier_title: str | None = None
+    number: str | None = None  # Kamerstuk ondernummer, once known
+    kind: str | None = None  # "Brief regering"
+    date: date | None = None
+    subject: str | None = None
+    vergaderjaar: str | None = None
+    document_nummer: str | None = None  # TK DocumentNummer
+    zaak_nummer: str | None = None
+    tk_guid: str | None = None
+    ob_identifier: str | None = None
+    senders: tuple[str, ...] = ()
+    tk_url: str | None = None
+    tk_file_url: str | None = None
+    ob_html_url: str | None = None
+    ob_pdf_url: str | None = None
+    deleted: bool = False
+    first_seen: datetime | None = None
+
+    @property
+    def citation(self) -> str | None:
+        """``Kamerstuk 26643, nr. 1384`` (``Kamerstukken 26643 en 32761, nr. 971``)."""
+        if not self.number or not self.dossiers:
+            return None
+        names = [str(d) for d in self.dossiers]
+        if len(names) == 1:
+            return f"Kamerstuk {names[0]}, nr. {self.number}"
+        return f"Kamerstukken {', '.join(names[:-1])} en {names[-1]}, nr. {self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What one channel is asked to deliver: letters plus why they matched.
+
+    ``event`` is ``new`` (one or more new letters; more than one makes a digest),
+    ``test`` (``kamermonitor test-alert``) or ``operator`` (an operational warning,
+    carried in ``text``).
+    """
+
+    event: str
+    letters: tuple[Letter, ...] = ()
+    reasons: tuple[str, ...] = ()  # e.g. "you follow dossier 26643"
+    watches: tuple[str, ...] = ()
+    text: str | None = None
+    delivery_id: int | None = None  # outbox row id: stable Message-ID across resends
+    created_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
