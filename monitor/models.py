@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+Day = date  # an alias, because some models have a field named "date"
+
 # "26643", "26 643" (printed form), "36600-VII", "36600 VII", "21501-33".
-_DOSSIER_RE = re.compile(
-    r"(?P<num>\d{1,3}(?: \d{3})+|\d+)(?:\s*-\s*|\s+)?(?P<suffix>[IVXLCDM]+|[A-Z]{1,3}|\d{1,3})?"
-)
+_DOSSIER_RE = re.compile(r"(?P<num>\d{1,3}(?: \d{3})+|\d+)(?:\s*-\s*|\s+)?(?P<suffix>[IVXLCDM]+|[A-Z]{1,3}|\d{1,3})?")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -126,8 +126,8 @@ class SruRecord:
     publication: str | None = None  # publicatienaam
     documentstatus: str | None = None
     date: date | None = None  # the document's own date (dcterms:date / issued)
-    available: date | None = None  # publication date
-    modified: date | None = None
+    available: Day | None = None  # publication date
+    modified: Day | None = None
     changed_at: datetime | None = None  # cd:datumTijdstipWijziging* or gzd:timestamp
     indieners: tuple[str, ...] = ()
     hoofddocument: str | None = None  # for bijlagen: the letter's identifier

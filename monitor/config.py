@@ -1,0 +1,530 @@
+"""Configuration: TOML file → frozen settings, checked before anything starts.
+
+Every problem is reported with its key path (``watch[1].dossiers[0]: not a dossier
+number: '26 643x'``) and all problems are collected, so one run of ``check-config``
+shows them all.  Secrets are never read from the file: a channel names the environment
+variable that holds them (``password_env``), and ``<NAME>_FILE`` is honoured too.
+With no file at all the monitor watches letters in dossier 26643 and prints to the console.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .models import DossierRef
+
+DEFAULT_CONFIG_NAME = "kamermonitor.toml"
+DEFAULT_DATABASE = "sqlite:///kamermonitor.db"
+DEFAULT_DOSSIER = "26643"
+DEFAULT_KINDS = ("Brief*",)
+SYNCFEED_URL = "https://gegevensmagazijn.tweedekamer.nl/SyncFeed/2.0"
+SRU_URL = "https://repository.overheid.nl/sru"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_response_mb: float = 20.0
+    pause_seconds: float = 0.5
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFeedConfig:
+    enabled: bool = True
+    base_url: str = SYNCFEED_URL
+    interval_seconds: float = 120.0
+    jitter_seconds: float = 10.0
+    start_skiptoken: int | None = None
+    max_pages_per_poll: int = 20
+    related_every: int = 5  # read the Zaak/Kamerstukdossier feeds every Nth poll
+    entity_lookups_per_poll: int = 20
+    stale_hours: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class SruConfig:
+    enabled: bool = True
+    base_url: str = SRU_URL
+    interval_seconds: float = 600.0
+    jitter_seconds: float = 30.0
+    overlap_days: int = 3
+    page_size: int = 100
+    max_pages_per_poll: int = 10
+    max_dossier_clauses: int = 25
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    interval_seconds: float = 15.0
+    max_attempts: int = 12
+    backoff_base_seconds: float = 30.0
+    backoff_cap_seconds: float = 3600.0
+    lease_seconds: float = 120.0
+    digest_threshold: int = 5  # more new letters than this for one watch in one poll → one digest
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorConfig:
+    channels: tuple[str, ...] = ()
+    failure_threshold: int = 5
+    stale_hours: float = 6.0
+    delivery_stuck_minutes: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    name: str
+    type: str  # console | email | slack
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def secret(self, key: str) -> str | None:
+        """Resolve ``<key>_env``: the variable's value, or the content of ``<VAR>_FILE``."""
+        var = self.options.get(f"{key}_env")
+        return read_secret(var) if isinstance(var, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConfig:
+    name: str
+    dossiers: tuple[DossierRef, ...] = ()
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    keywords: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ("console",)
+
+    def kind_matches(self, kind: str | None) -> bool:
+        if "*" in self.kinds:
+            return True
+        if not kind:
+            return False
+        low = kind.lower()
+        return any(fnmatch.fnmatchcase(low, pattern.lower()) for pattern in self.kinds)
+
+    def fingerprint(self) -> str:
+        """Changes when what the watch matches changes: such a watch is baselined anew."""
+        parts = [
+            ",".join(sorted(str(d) for d in self.dossiers)),
+            ",".join(sorted(k.lower() for k in self.kinds)),
+            ",".join(sorted(k.lower() for k in self.keywords)),
+        ]
+        return "|".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database: str = DEFAULT_DATABASE
+    timezone: str = "Europe/Amsterdam"
+    baseline_grace_days: int = 14
+    template_dir: str | None = None
+    http: HttpConfig = HttpConfig()
+    syncfeed: SyncFeedConfig = SyncFeedConfig()
+    sru: SruConfig = SruConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    operator: OperatorConfig = OperatorConfig()
+    channels: tuple[ChannelConfig, ...] = (ChannelConfig("console", "console"),)
+    watches: tuple[WatchConfig, ...] = (WatchConfig("dossier-26643", (DossierRef(26643),)),)
+    source_path: str | None = None
+
+    def channel(self, name: str) -> ChannelConfig | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+
+def read_secret(var: str) -> str | None:
+    value = os.environ.get(var)
+    if value:
+        return value
+    path = os.environ.get(f"{var}_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+    return None
+
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Walks the parsed TOML, collecting problems with their key paths."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def table(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, Mapping):
+            self.fail(_join(path, key), "must be a table")
+            return {}
+        return value
+
+    def known(self, data: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                hint = _closest(key, allowed)
+                self.fail(_join(path, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
+
+    def value(self, data: Mapping[str, Any], key: str, path: str, kind: type[T], default: T) -> T:
+        if key not in data:
+            return default
+        value = data[key]
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # type: ignore[return-value]
+        if not ok:
+            self.fail(_join(path, key), f"must be {kind.__name__}, got {value!r}")
+            return default
+        return value  # type: ignore[no-any-return]
+
+    def positive(self, data: Mapping[str, Any], key: str, path: str, default: float) -> float:
+        value = self.value(data, key, path, float, default)
+        if value <= 0:
+            self.fail(_join(path, key), f"must be positive, got {value!r}")
+            return default
+        return value
+
+    def count(self, data: Mapping[str, Any], key: str, path: str, default: int, minimum: int = 1) -> int:
+        value = self.value(data, key, path, int, default)
+        if value < minimum:
+            self.fail(_join(path, key), f"must be at least {minimum}, got {value!r}")
+            return default
+        return value
+
+    def strings(self, data: Mapping[str, Any], key: str, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if key not in data:
+            return default
+        value = data[key]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.fail(_join(path, key), "must be a list of strings")
+            return default
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                self.fail(f"{_join(path, key)}[{i}]", f"must be a non-empty string, got {item!r}")
+            else:
+                out.append(item.strip())
+        return tuple(out)
+
+    def url(self, data: Mapping[str, Any], key: str, path: str, default: str) -> str:
+        value = self.value(data, key, path, str, default)
+        if not re.match(r"^https?://[^\s/]+", value):
+            self.fail(_join(path, key), f"not an http(s) URL: {value!r}")
+            return default
+        return value.rstrip("/")
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _closest(key: str, allowed: set[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def default_config_path() -> Path | None:
+    env = os.environ.get("KAMERMONITOR_CONFIG")
+    if env:
+        return Path(env)
+    candidate = Path(DEFAULT_CONFIG_NAME)
+    return candidate if candidate.exists() else None
+
+
+def load(path: Path | None, *, database: str | None = None) -> Settings:
+    """Load and validate settings; raise ConfigError listing every problem."""
+    if path is None:
+        data: dict[str, Any] = {}
+    else:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError([f"{path}: file not found"]) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+    settings = parse(data)
+    db = database or os.environ.get("KAMERMONITOR_DATABASE") or settings.database
+    return Settings(
+        **{f: getattr(settings, f) for f in settings.__dataclass_fields__ if f not in ("database", "source_path")},
+        database=db,
+        source_path=str(path) if path else None,
+    )
+
+
+_TOP = {"monitor", "http", "sources", "delivery", "operator", "channel", "watch"}
+
+
+def parse(data: Mapping[str, Any]) -> Settings:
+    """Validate parsed TOML into Settings (raise ConfigError with all problems)."""
+    r = _Reader()
+    r.known(data, "", _TOP)
+    mon = r.table(data, "monitor", "")
+    r.known(mon, "monitor", {"database", "timezone", "baseline_grace_days", "template_dir"})
+    tz = r.value(mon, "timezone", "monitor", str, "Europe/Amsterdam")
+    _check_timezone(r, tz)
+    http = _http(r, r.table(data, "http", ""))
+    sources = r.table(data, "sources", "")
+    r.known(sources, "sources", {"syncfeed", "sru"})
+    channels = _channels(r, data.get("channel", []))
+    names = {c.name for c in channels}
+    watches = _watches(r, data.get("watch"), names)
+    operator = _operator(r, r.table(data, "operator", ""), names)
+    settings = Settings(
+        database=r.value(mon, "database", "monitor", str, DEFAULT_DATABASE),
+        timezone=tz,
+        baseline_grace_days=r.count(mon, "baseline_grace_days", "monitor", 14, minimum=0),
+        template_dir=r.value(mon, "template_dir", "monitor", str, "") or None,
+        http=http,
+        syncfeed=_syncfeed(r, r.table(sources, "syncfeed", "sources")),
+        sru=_sru(r, r.table(sources, "sru", "sources")),
+        delivery=_delivery(r, r.table(data, "delivery", "")),
+        operator=operator,
+        channels=channels,
+        watches=watches,
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def _check_timezone(r: _Reader, tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("monitor.timezone", f"unknown time zone {tz!r}")
+
+
+def _http(r: _Reader, t: Mapping[str, Any]) -> HttpConfig:
+    p = "http"
+    r.known(t, p, {"connect_timeout", "read_timeout", "max_response_mb", "pause_seconds", "user_agent"})
+    return HttpConfig(
+        connect_timeout=r.positive(t, "connect_timeout", p, 10.0),
+        read_timeout=r.positive(t, "read_timeout", p, 30.0),
+        max_response_mb=r.positive(t, "max_response_mb", p, 20.0),
+        pause_seconds=max(0.0, r.value(t, "pause_seconds", p, float, 0.5)),
+        user_agent=r.value(t, "user_agent", p, str, ""),
+    )
+
+
+def _syncfeed(r: _Reader, t: Mapping[str, Any]) -> SyncFeedConfig:
+    p = "sources.syncfeed"
+    r.known(t, p, set(SyncFeedConfig.__dataclass_fields__))
+    start = r.value(t, "start_skiptoken", p, int, -1)
+    return SyncFeedConfig(
+        enabled=r.value(t, "enabled", p, bool, True),
+        base_url=r.url(t, "base_url", p, SYNCFEED_URL),
+        interval_seconds=r.positive(t, "interval_seconds", p, 120.0),
+        jitter_seconds=max(0.0, r.value(t, "jitter_seconds", p, float, 10.0)),
+        start_skiptoken=start if start >= 0 else None,
+        max_pages_per_poll=r.count(t, "max_pages_per_poll", p, 20),
+        related_every=r.count(t, "related_every", p, 5),
+        entity_lookups_per_poll=r.count(t, "entity_lookups_per_poll", p, 20, minimum=0),
+        stale_hours=r.positive(t, "stale_hours", p, 6.0),
+    )
+
+
+def _sru(r: _Reader, t: Mapping[str, Any]) -> SruConfig:
+    p = "sources.sru"
+    r.known(t, p, set(SruConfig.__dataclass_fields__))
+    return SruConfig(
+        enabled=r.value(t, "enabled", p, bool, True),
+        base_url=r.url(t, "base_url", p, SRU_URL),
+        interval_seconds=r.positive(t, "interval_seconds", p, 600.0),
+        jitter_seconds=max(0.0, r.value(t, "jitter_seconds", p, float, 30.0)),
+        overlap_days=r.count(t, "overlap_days", p, 3, minimum=0),
+        page_size=r.count(t, "page_size", p, 100),
+        max_pages_per_poll=r.count(t, "max_pages_per_poll", p, 10),
+        max_dossier_clauses=r.count(t, "max_dossier_clauses", p, 25, minimum=0),
+    )
+
+
+def _delivery(r: _Reader, t: Mapping[str, Any]) -> DeliveryConfig:
+    p = "delivery"
+    r.known(t, p, set(DeliveryConfig.__dataclass_fields__))
+    return DeliveryConfig(
+        interval_seconds=r.positive(t, "interval_seconds", p, 15.0),
+        max_attempts=r.count(t, "max_attempts", p, 12),
+        backoff_base_seconds=r.positive(t, "backoff_base_seconds", p, 30.0),
+        backoff_cap_seconds=r.positive(t, "backoff_cap_seconds", p, 3600.0),
+        lease_seconds=r.positive(t, "lease_seconds", p, 120.0),
+        digest_threshold=r.count(t, "digest_threshold", p, 5),
+    )
+
+
+def _operator(r: _Reader, t: Mapping[str, Any], channel_names: set[str]) -> OperatorConfig:
+    p = "operator"
+    r.known(t, p, {"channels", "failure_threshold", "stale_hours", "delivery_stuck_minutes"})
+    chans = r.strings(t, "channels", p, ())
+    for i, name in enumerate(chans):
+        if name not in channel_names:
+            r.fail(f"{p}.channels[{i}]", f"no channel named {name!r}")
+    return OperatorConfig(
+        channels=chans,
+        failure_threshold=r.count(t, "failure_threshold", p, 5),
+        stale_hours=r.positive(t, "stale_hours", p, 6.0),
+        delivery_stuck_minutes=r.positive(t, "delivery_stuck_minutes", p, 60.0),
+    )
+
+
+_CHANNEL_KEYS: dict[str, set[str]] = {
+    "console": set(),
+    "email": {
+        "host",
+        "port",
+        "security",
+        "username",
+        "password_env",
+        "from",
+        "to",
+        "timeout",
+        "message_id_domain",
+        "list_unsubscribe",
+    },
+    "slack": {"webhook_url_env", "timeout"},
+}
+_SECRETS = {"password", "webhook_url", "webhook", "token"}
+
+
+def _channels(r: _Reader, raw: Any) -> tuple[ChannelConfig, ...]:
+    out = [ChannelConfig("console", "console")]
+    if not isinstance(raw, list):
+        r.fail("channel", "must be an array of tables ([[channel]])")
+        return tuple(out)
+    for i, t in enumerate(raw):
+        p = f"channel[{i}]"
+        if not isinstance(t, Mapping):
+            r.fail(p, "must be a table")
+            continue
+        name = r.value(t, "name", p, str, "")
+        kind = r.value(t, "type", p, str, "")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            r.fail(f"{p}.name", f"must be a simple name (letters, digits, - _ .), got {name!r}")
+        elif any(c.name == name for c in out):
+            r.fail(f"{p}.name", f"duplicate channel name {name!r}")
+        if kind not in _CHANNEL_KEYS:
+            r.fail(f"{p}.type", f"must be one of {', '.join(sorted(_CHANNEL_KEYS))}, got {kind!r}")
+            continue
+        for key in t:
+            if key in _SECRETS:
+                r.fail(f"{p}.{key}", f"secrets are not read from the config file; use {key}_env")
+        r.known({k: v for k, v in t.items() if k not in _SECRETS}, p, _CHANNEL_KEYS[kind] | {"name", "type"})
+        opts = dict(t)
+        _check_channel(r, p, kind, opts)
+        out.append(ChannelConfig(name, kind, opts))
+    return tuple(out)
+
+
+def _check_channel(r: _Reader, p: str, kind: str, t: dict[str, Any]) -> None:
+    if kind == "email":
+        host = r.value(t, "host", p, str, "")
+        if not host:
+            r.fail(f"{p}.host", "required for an email channel")
+        security = r.value(t, "security", p, str, "starttls")
+        if security not in ("ssl", "starttls", "none"):
+            r.fail(f"{p}.security", f"must be ssl, starttls or none, got {security!r}")
+        t.setdefault("security", security)
+        t.setdefault("port", {"ssl": 465, "starttls": 587}.get(security, 25))
+        port = r.value(t, "port", p, int, 587)
+        if not 0 < port < 65536:
+            r.fail(f"{p}.port", f"not a port number: {port!r}")
+        if not r.value(t, "from", p, str, ""):
+            r.fail(f"{p}.from", "required for an email channel")
+        to = r.strings(t, "to", p, ())
+        if not to:
+            r.fail(f"{p}.to", "at least one recipient is required")
+        for j, addr in enumerate(to):
+            if "@" not in addr or any(ch in addr for ch in "\r\n<> ,"):
+                r.fail(f"{p}.to[{j}]", f"not an email address: {addr!r}")
+        t["to"] = to
+        if t.get("username") and not t.get("password_env"):
+            r.fail(f"{p}.password_env", "required when username is set")
+    elif kind == "slack" and not isinstance(t.get("webhook_url_env"), str):
+        r.fail(f"{p}.webhook_url_env", "required: the environment variable holding the webhook URL")
+    for key in ("timeout",):
+        if key in t:
+            r.positive(t, key, p, 30.0)
+
+
+def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig, ...]:
+    if raw is None:
+        return Settings().watches
+    if not isinstance(raw, list) or not raw:
+        r.fail("watch", "must be a non-empty array of tables ([[watch]])")
+        return ()
+    out: list[WatchConfig] = []
+    for i, t in enumerate(raw):
+        p = f"watch[{i}]"
+        if not isinstance(t, Mapping):
+            r.fail(p, "must be a table")
+            continue
+        r.known(t, p, {"name", "dossiers", "kinds", "keywords", "channels"})
+        dossiers = _dossiers(r, t, p)
+        keywords = r.strings(t, "keywords", p, ())
+        if not t.get("dossiers") and not keywords:
+            r.fail(p, "needs dossiers or keywords (or both)")
+        name = r.value(t, "name", p, str, "") or (f"dossier-{dossiers[0]}" if dossiers else f"watch-{i}")
+        if any(w.name == name for w in out):
+            r.fail(f"{p}.name", f"duplicate watch name {name!r}")
+        chans = r.strings(t, "channels", p, ("console",))
+        for j, c in enumerate(chans):
+            if c not in channel_names:
+                r.fail(f"{p}.channels[{j}]", f"no channel named {c!r}")
+        kinds = r.strings(t, "kinds", p, DEFAULT_KINDS) or DEFAULT_KINDS
+        out.append(WatchConfig(name, dossiers, kinds, keywords, chans))
+    return tuple(out)
+
+
+def _dossiers(r: _Reader, t: Mapping[str, Any], p: str) -> tuple[DossierRef, ...]:
+    raw = t.get("dossiers", [])
+    if isinstance(raw, (str, int)) and not isinstance(raw, bool):
+        raw = [raw]
+    if not isinstance(raw, list):
+        r.fail(f"{p}.dossiers", "must be a list of dossier numbers")
+        return ()
+    out: list[DossierRef] = []
+    for j, item in enumerate(raw):
+        try:
+            ref = DossierRef.parse(item)
+        except ValueError:
+            r.fail(f"{p}.dossiers[{j}]", f"not a dossier number: {item!r}")
+            continue
+        if ref not in out:
+            out.append(ref)
+    return tuple(out)
+
+
+def channel_problems(settings: Settings, env_check: Callable[[str], str | None] = read_secret) -> list[str]:
+    """Problems that only show at run time: secrets named but not set."""
+    problems = []
+    for i, ch in enumerate(settings.channels[1:]):
+        for key in ("password", "webhook_url"):
+            var = ch.options.get(f"{key}_env")
+            if isinstance(var, str) and not env_check(var):
+                problems.append(f"channel[{i}].{key}_env: environment variable {var} (or {var}_FILE) is not set")
+    return problems

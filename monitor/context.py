@@ -1,0 +1,93 @@
+"""What one running monitor shares between its polls: settings, database, HTTP, watches.
+
+The context also turns first-time matches into outbox rows, inside the caller's
+transaction, one per (letter, channel, recipient) — so a letter matched by two watches
+that share a channel is queued for that channel once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine
+
+from .config import ChannelConfig, Settings
+from .detect import Matcher, NewMatch
+from .http import Fetcher, HttpSettings, make_client
+from .store import letters as letter_store
+from .store import open_engine
+from .store import outbox as outbox_store
+
+
+def channel_targets(channel: ChannelConfig) -> tuple[str, ...]:
+    """Recipients of a channel: each email address, or the single target "" for the rest."""
+    if channel.type == "email":
+        return tuple(channel.options.get("to", ()))
+    return ("",)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    engine: Engine
+    fetcher: Fetcher
+    now: Callable[[], datetime] = _utcnow
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    matcher: Matcher = field(init=False)
+    baselines: dict[str, datetime] = field(default_factory=dict)
+    batch: str = ""
+
+    def __post_init__(self) -> None:
+        self.matcher = Matcher(self.settings.watches)
+
+    @classmethod
+    def create(cls, settings: Settings, *, now: Callable[[], datetime] = _utcnow) -> Context:
+        h = settings.http
+        http = HttpSettings(
+            connect_timeout=h.connect_timeout,
+            read_timeout=h.read_timeout,
+            max_bytes=int(h.max_response_mb * 1024 * 1024),
+            pause_seconds=h.pause_seconds,
+            **({"user_agent": h.user_agent} if h.user_agent else {}),
+        )
+        return cls(settings, open_engine(settings.database), Fetcher(make_client(http), http), now=now)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def close(self) -> None:
+        self.fetcher.client.close()
+        self.engine.dispose()
+
+    def refresh_baselines(self, conn: Connection) -> None:
+        states = letter_store.watch_states(conn)
+        self.baselines = {
+            w.name: states[w.name].baselined_at
+            for w in self.settings.watches
+            if w.name in states and states[w.name].fingerprint == w.fingerprint()
+        }
+
+    def enqueue(self, conn: Connection, matches: Sequence[NewMatch]) -> int:
+        rows = []
+        for m in matches:
+            for name in m.watch.channels:
+                channel = self.settings.channel(name)
+                if channel is None:
+                    continue
+                for target in channel_targets(channel):
+                    rows.append({
+                        "idem_key": f"new:{m.letter_id}:{name}:{target}", "event": "new", "channel": name,
+                        "target": target, "letter_id": m.letter_id, "batch": self.batch,
+                        "watch": m.watch.name, "reason": m.reason,
+                    })  # fmt: skip
+        return outbox_store.enqueue(conn, rows, self.now())

@@ -1,0 +1,138 @@
+"""Drain the outbox: claim due rows, send each through its channel, then record the outcome.
+
+Send first, mark after: a crash between the two re-sends (at-least-once) but never
+loses an alert.  Transient failures are retried with exponential backoff and jitter
+(never sooner than a ``Retry-After``); permanent ones are marked failed with the exact
+reason at once.  When more than ``digest_threshold`` letters for one watch arrive in
+one poll, a channel gets them as one digest instead of a storm of single alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .context import Context
+from .models import Alert
+from .notify.base import Channel, DeliveryError
+from .store import letters as letter_store
+from .store import outbox as outbox_store
+from .store.outbox import Delivery
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DrainResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: exponential, half-jittered, capped."""
+    ceiling = min(cap, base * 2 ** min(attempt, 30))
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+class Deliverer:
+    """Sends due outbox rows; remembers per-channel pacing between drains."""
+
+    def __init__(self, ctx: Context, channels: Mapping[str, Channel]) -> None:
+        self.ctx = ctx
+        self.channels = channels
+        self._last_send: dict[str, float] = {}
+
+    def drain(self, max_rounds: int = 50) -> DrainResult:
+        result = DrainResult()
+        for _ in range(max_rounds):
+            with self.ctx.engine.begin() as conn:
+                claimed = outbox_store.claim(
+                    conn, self.ctx.owner, self.ctx.now(), self.ctx.settings.delivery.lease_seconds
+                )
+            if not claimed:
+                break
+            for unit in self._group(claimed):
+                self._deliver(unit, result)
+        return result
+
+    def _group(self, rows: Sequence[Delivery]) -> list[list[Delivery]]:
+        """Single rows, except that a burst for one watch/channel/recipient becomes one digest."""
+        threshold = self.ctx.settings.delivery.digest_threshold
+        groups: dict[tuple[str, str, str, str], list[Delivery]] = {}
+        units: list[list[Delivery]] = []
+        for row in rows:
+            if row.event == "new" and row.batch:
+                groups.setdefault((row.channel, row.target, row.batch, row.watch), []).append(row)
+            else:
+                units.append([row])
+        for group in groups.values():
+            units.extend([group] if len(group) > threshold else [[r] for r in group])
+        return sorted(units, key=lambda u: u[0].id)
+
+    def _alert(self, unit: list[Delivery]) -> Alert:
+        first = unit[0]
+        if first.event != "new":
+            return Alert(event=first.event, text=first.text, delivery_id=first.id, created_at=first.created_at)
+        with self.ctx.engine.connect() as conn:
+            found = letter_store.load(conn, [r.letter_id for r in unit if r.letter_id is not None])
+        letters = sorted(found.values(), key=lambda x: (x.date is not None, x.date, x.id), reverse=True)
+        reasons = tuple(dict.fromkeys(r.reason for r in unit if r.reason))
+        watches = tuple(dict.fromkeys(r.watch for r in unit if r.watch))
+        return Alert("new", tuple(letters), reasons, watches, delivery_id=first.id, created_at=first.created_at)
+
+    def _pace(self, channel: Channel) -> None:
+        last = self._last_send.get(channel.name)
+        if last is not None and channel.min_interval > 0:
+            wait = channel.min_interval - (time.monotonic() - last)
+            if wait > 0:
+                time.sleep(wait)
+
+    def _deliver(self, unit: list[Delivery], result: DrainResult) -> None:
+        first = unit[0]
+        ids = [r.id for r in unit]
+        channel = self.channels.get(first.channel)
+        try:
+            if channel is None:
+                raise DeliveryError(f"no channel named {first.channel!r} in the configuration", permanent=True)
+            alert = self._alert(unit)
+            self._pace(channel)
+            try:
+                channel.send(alert, first.target)
+            finally:
+                self._last_send[channel.name] = time.monotonic()
+        except DeliveryError as exc:
+            self._failed(unit, ids, exc, result)
+            return
+        except Exception as exc:  # a bug in a channel must not stop the other deliveries
+            logger.exception("delivery %s via %s crashed", ids, first.channel)
+            self._failed(unit, ids, DeliveryError(f"internal error: {type(exc).__name__}: {exc}"), result)
+            return
+        with self.ctx.engine.begin() as conn:
+            outbox_store.mark_sent(conn, ids, self.ctx.owner, self.ctx.now())
+        result.sent += len(ids)
+        logger.debug("delivered %s via %s", ids, first.channel)
+
+    def _failed(self, unit: list[Delivery], ids: list[int], exc: DeliveryError, result: DrainResult) -> None:
+        cfg = self.ctx.settings.delivery
+        now = self.ctx.now()
+        attempts = max(r.attempts for r in unit) + 1
+        where = unit[0].channel + (f" to {unit[0].target}" if unit[0].target else "")
+        with self.ctx.engine.begin() as conn:
+            if exc.permanent or attempts >= cfg.max_attempts:
+                why = str(exc) if exc.permanent else f"gave up after {attempts} attempts: {exc}"
+                outbox_store.mark_failed(conn, ids, self.ctx.owner, now, why)
+                result.failed += len(ids)
+                logger.error("delivery via %s failed permanently: %s", where, why)
+            else:
+                delay = backoff(attempts - 1, cfg.backoff_base_seconds, cfg.backoff_cap_seconds, exc.retry_after)
+                outbox_store.mark_retry(conn, ids, self.ctx.owner, now, now + timedelta(seconds=delay), str(exc))
+                result.retried += len(ids)
+                logger.warning(
+                    "delivery via %s failed (attempt %d), retrying in %.0fs: %s", where, attempts, delay, exc
+                )

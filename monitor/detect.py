@@ -1,0 +1,252 @@
+"""One letter, one identity; and which watches a letter newly matches.
+
+Each source turns what it saw into :class:`Observation` objects: the identity keys it
+knows (``tk:<guid>``, ``tknr:<DocumentNummer>``, ``kst:<dossier>-<nr>``, ``ob:<id>``,
+and a weaker ``subj:<dossier>|<date>|<subject>``), the letter fields it vouches for, and
+the dossiers it places the letter in.  :func:`record` finds the letter behind any of
+those keys (merging two letters that turn out to be one), updates it, and returns the
+(watch, letter) pairs matched for the first time.  "New" therefore means "never matched
+this watch before" — never "recent by date" — so a letter that shows up days after its
+date, or that gains its dossier link only in a later version, is still alerted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .config import WatchConfig
+from .models import DossierRef
+from .store import letters as letter_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one source says about one letter version."""
+
+    source: str  # "tk" | "sru" ("merge" for internal re-evaluation)
+    ref: str  # the mirror row it came from: TK guid or SRU identifier
+    keys: tuple[str, ...]
+    values: dict[str, Any] = field(default_factory=dict)
+    dossiers: tuple[DossierRef, ...] = ()
+    weak: frozenset[str] = frozenset()  # fields only filled when the letter has none yet
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewMatch:
+    watch: WatchConfig
+    letter_id: int
+    reason: str
+
+
+def subject_key(dossier: DossierRef, when: date | None, subject: str | None) -> str | None:
+    """A weak identity for sources that have no number yet: dossier + date + subject."""
+    if when is None or not subject:
+        return None
+    norm = unicodedata.normalize("NFKC", subject).lower()
+    norm = re.sub(r"\((tweede |derde )?herdruk\)", "", norm)
+    norm = re.sub(r"[\W_]+", " ", norm).strip()
+    return f"subj:{dossier}|{when.isoformat()}|{norm[:100]}" if norm else None
+
+
+class Matcher:
+    """Watches indexed by dossier, so matching costs the same with 1 or 1,000 watches."""
+
+    def __init__(self, watches: Sequence[WatchConfig]) -> None:
+        self.watches = tuple(watches)
+        self.by_dossier: dict[DossierRef, list[WatchConfig]] = {}
+        for w in self.watches:
+            for d in w.dossiers:
+                self.by_dossier.setdefault(d, []).append(w)
+        self.keyword_watches = [(w, [k.lower() for k in w.keywords]) for w in self.watches if w.keywords]
+
+    def match(self, row: dict[str, Any], only: WatchConfig | None = None) -> list[tuple[WatchConfig, str]]:
+        dossiers = [DossierRef.parse(d) for d in (row.get("dossiers") or "").split(",") if d]
+        found: dict[str, tuple[WatchConfig, str]] = {}
+        for d in dossiers:
+            for w in self.by_dossier.get(d, ()):
+                if w.name not in found and (only is None or w is only) and w.kind_matches(row.get("kind")):
+                    found[w.name] = (w, f"you follow dossier {d}")
+        if self.keyword_watches:
+            text = " ".join(str(row.get(k) or "") for k in ("subject", "title", "dossier_title")).lower()
+            for w, words in self.keyword_watches:
+                if w.name in found or (only is not None and w is not only) or not w.kind_matches(row.get("kind")):
+                    continue
+                hit = next((k for k in words if k in text), None)
+                if hit:
+                    found[w.name] = (w, f"matches your keyword '{hit}'")
+        return list(found.values())
+
+
+def _apply(row: dict[str, Any], obs: Observation) -> bool:
+    changed = False
+    for key, value in obs.values.items():
+        if value is None or value == "" or (key in obs.weak and row.get(key)):
+            continue
+        if row.get(key) != value:
+            row[key] = value
+            changed = True
+    known = [d for d in (row.get("dossiers") or "").split(",") if d]
+    merged = list(dict.fromkeys(known + [str(d) for d in obs.dossiers]))
+    if merged != known:
+        row["dossiers"] = ",".join(merged)
+        changed = True
+    if obs.source in ("tk", "sru"):
+        # A TK tombstone retracts a letter unless it is officially published already.
+        deleted = obs.deleted and not row.get("ob_identifier")
+        if bool(row.get("deleted")) != deleted:
+            row["deleted"] = deleted
+            changed = True
+    return changed
+
+
+def _blank(now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {f: None for f in letter_store.LETTER_FIELDS}
+    row.update(dossiers="", senders="", deleted=False, first_seen=now, updated_at=now)
+    return row
+
+
+@dataclass(slots=True)
+class Recorded:
+    letter_ids: dict[str, int]  # observation ref → letter id
+    changed: set[int]
+    new_matches: list[NewMatch]
+
+
+def record(
+    conn: Connection,
+    observations: Sequence[Observation],
+    matcher: Matcher,
+    baselines: dict[str, datetime],
+    now: datetime,
+    *,
+    grace_days: int = 14,
+    silent: bool = False,
+    extra_dossiers: Mapping[int, Iterable[DossierRef]] | None = None,
+) -> Recorded:
+    """Merge observations into letters and return first-time matches (inside ``conn``'s tx).
+
+    ``baselines`` maps watch name → when that watch was baselined; a letter dated more
+    than ``grace_days`` before that is recorded silently (it predates the watch).
+    ``silent`` records everything without alerting (used for backfills).
+    ``extra_dossiers`` re-evaluates existing letters that gained dossiers indirectly
+    (through their Zaak, or a dossier GUID learnt later).
+    """
+    key_map = letter_store.keys_to_letters(conn, (k for o in observations for k in o.keys))
+    rows = letter_store.rows_by_id(conn, set(key_map.values()) | set(extra_dossiers or {}))
+    dirty: set[int] = set()
+    out = Recorded({}, set(), [])
+    for obs in observations:
+        letter_id = _resolve(conn, obs, key_map, rows, now)
+        if letter_id is None:
+            continue
+        out.letter_ids[obs.ref] = letter_id
+        if _apply(rows[letter_id], obs):
+            dirty.add(letter_id)
+    for letter_id, refs in (extra_dossiers or {}).items():
+        if letter_id in rows and _apply(rows[letter_id], Observation("merge", "", (), dossiers=tuple(refs))):
+            dirty.add(letter_id)
+    for letter_id in dirty:
+        row = rows[letter_id]
+        row["updated_at"] = now
+        letter_store.save(conn, letter_id, {k: row[k] for k in (*letter_store.LETTER_FIELDS, "updated_at")})
+    out.changed = dirty
+    out.new_matches = _match(conn, [rows[i] for i in dirty], matcher, baselines, now, grace_days, silent)
+    return out
+
+
+def _resolve(
+    conn: Connection, obs: Observation, key_map: dict[str, int], rows: dict[int, dict[str, Any]], now: datetime
+) -> int | None:
+    ids = sorted({key_map[k] for k in obs.keys if k in key_map})
+    if not ids:
+        if obs.deleted:
+            return None  # a tombstone for something never seen: nothing to do
+        [letter_id] = letter_store.create(conn, [_blank(now)])
+        rows[letter_id] = {**_blank(now), "id": letter_id}
+    else:
+        letter_id = ids[0]
+        for other in ids[1:]:
+            _merge_rows(conn, letter_id, other, key_map, rows)
+    new_keys = [(k, letter_id) for k in dict.fromkeys(obs.keys) if k not in key_map]
+    letter_store.add_keys(conn, new_keys)
+    key_map.update(dict(new_keys))
+    return letter_id
+
+
+def _merge_rows(
+    conn: Connection, keep: int, drop: int, key_map: dict[str, int], rows: dict[int, dict[str, Any]]
+) -> None:
+    logger.info("letters %d and %d are the same letter; merging into %d", keep, drop, keep)
+    letter_store.merge(conn, keep, drop)
+    for key, value in list(key_map.items()):
+        if value == drop:
+            key_map[key] = keep
+    dropped = rows.pop(drop, None) or {}
+    kept = rows[keep]
+    for k in letter_store.LETTER_FIELDS:
+        if not kept.get(k) and dropped.get(k):
+            kept[k] = dropped[k]
+    _apply(kept, Observation("merge", "", (), dossiers=tuple(
+        DossierRef.parse(d) for d in (dropped.get("dossiers") or "").split(",") if d
+    )))  # fmt: skip
+
+
+def _match(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    matcher: Matcher,
+    baselines: dict[str, datetime],
+    now: datetime,
+    grace_days: int,
+    silent: bool,
+) -> list[NewMatch]:
+    if not rows or not matcher.watches:
+        return []
+    already = letter_store.matched(conn, (r["id"] for r in rows))
+    new_rows: list[dict[str, Any]] = []
+    found: list[NewMatch] = []
+    for row in rows:
+        for watch, reason in matcher.match(row):
+            if (watch.name, row["id"]) in already:
+                continue
+            quiet = silent or bool(row.get("deleted")) or _predates(row, baselines.get(watch.name), grace_days)
+            new_rows.append({"watch": watch.name, "letter_id": row["id"], "matched_at": now, "silent": quiet})
+            already.add((watch.name, row["id"]))
+            if not quiet:
+                found.append(NewMatch(watch, row["id"], reason))
+    letter_store.add_matches(conn, new_rows)
+    return found
+
+
+def _predates(row: dict[str, Any], baselined_at: datetime | None, grace_days: int) -> bool:
+    if baselined_at is None:
+        return True  # not baselined yet: never alert
+    when = row.get("date")
+    return isinstance(when, date) and when < baselined_at.date() - timedelta(days=grace_days)
+
+
+def baseline(conn: Connection, watch: WatchConfig, now: datetime) -> int:
+    """Record every stored letter the watch matches as already seen; return how many."""
+    matcher = Matcher([watch])
+    ids = letter_store.all_letter_ids(conn)
+    already = {lid for w, lid in letter_store.matched(conn, ids) if w == watch.name}
+    count = len(already)
+    new_rows = []
+    for i in range(0, len(ids), 1000):
+        for row in letter_store.rows_by_id(conn, ids[i : i + 1000]).values():
+            if row["id"] not in already and matcher.match(row):
+                new_rows.append({"watch": watch.name, "letter_id": row["id"], "matched_at": now, "silent": True})
+    letter_store.add_matches(conn, new_rows)
+    letter_store.set_watch(conn, watch.name, watch.fingerprint(), now)
+    return count + len(new_rows)

@@ -1,0 +1,238 @@
+"""E-mail channel: one multipart/alternative message per recipient over smtplib.
+
+Failures are sorted by the SMTP reply (reference: delivery.md §2.6): connection
+problems, 421 and every 4xx are transient; 5xx, failed logins, certificate errors and
+missing server features are permanent.  Every error message names the server and
+carries the exact reply code and text; the password never appears.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Literal, NoReturn
+
+from ..models import Alert
+from .base import DeliveryError
+from .render import Renderer, default_renderer, thread_dossier
+
+Security = Literal["ssl", "starttls", "none"]
+
+_DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_CRLF_RE = re.compile(r"[\r\n]")
+
+
+def _hash8(text: str) -> str:
+    return hashlib.sha256(text.strip().lower().encode("utf-8")).hexdigest()[:8]
+
+
+def _reply_text(raw: bytes | str) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return " ".join(text.split())
+
+
+class EmailChannel:
+    kind = "email"
+    min_interval = 0.0
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        host: str,
+        port: int,
+        security: Security | str,
+        username: str | None,
+        password: str | None,
+        sender: str,
+        recipients: tuple[str, ...],
+        timeout: float = 30,
+        message_id_domain: str = "kamermonitor.invalid",
+        list_unsubscribe: str | None = None,
+        renderer: Renderer | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        if security not in ("ssl", "starttls", "none"):
+            raise ValueError(f"email channel {name!r}: security must be ssl, starttls or none, not {security!r}")
+        if not _DOMAIN_RE.fullmatch(message_id_domain):
+            raise ValueError(f"email channel {name!r}: not a domain for Message-IDs: {message_id_domain!r}")
+        for value in (sender, *recipients, list_unsubscribe or ""):
+            if _CRLF_RE.search(value):
+                raise ValueError(f"email channel {name!r}: line break in an address or header value")
+        self.name = name
+        self.host = host
+        self.port = port
+        self.security: Security = security
+        self.username = username
+        self._password = password
+        self.sender = sender
+        self.recipients = tuple(recipients)
+        self.targets = self.recipients
+        self.timeout = timeout
+        self.message_id_domain = message_id_domain
+        self.list_unsubscribe = list_unsubscribe
+        self._renderer = renderer
+        self._ssl_context = ssl_context
+
+    @property
+    def renderer(self) -> Renderer:
+        return self._renderer or default_renderer()
+
+    def __repr__(self) -> str:  # never show the password
+        return f"EmailChannel({self.name!r}, {self.describe()!r})"
+
+    def describe(self) -> str:
+        n = len(self.recipients)
+        who = "1 recipient" if n == 1 else f"{n} recipients"
+        return f"email via {self.host}:{self.port} ({self.security}) to {who}"
+
+    # ------------------------------------------------------------------ message
+
+    def message_id(self, alert: Alert, target: str) -> str:
+        if alert.delivery_id is None:
+            return make_msgid(idstring="kamermonitor", domain=self.message_id_domain)
+        return f"<kamermonitor.{alert.delivery_id}.{_hash8(target)}@{self.message_id_domain}>"
+
+    def build_message(self, alert: Alert, target: str) -> EmailMessage:
+        r = self.renderer
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = target
+        msg["Subject"] = r.email_subject(alert)
+        msg["Date"] = formatdate(localtime=True)
+        msg["Message-ID"] = self.message_id(alert, target)
+        dossier = thread_dossier(alert)
+        if dossier is not None:
+            root = f"<dossier-{re.sub(r'[^A-Za-z0-9-]', '-', str(dossier))}@{self.message_id_domain}>"
+            msg["In-Reply-To"] = root
+            msg["References"] = root
+        msg["Auto-Submitted"] = "auto-generated"
+        label = re.sub(r"[^a-z0-9-]+", "-", self.name.lower()).strip("-") or "alerts"
+        msg["List-Id"] = f"Kamermonitor <{label}.{self.message_id_domain}>"
+        if self.list_unsubscribe:
+            value = self.list_unsubscribe.strip()
+            msg["List-Unsubscribe"] = value if value.startswith("<") else f"<{value}>"
+        msg.set_content(r.email_text(alert), cte="quoted-printable")
+        msg.add_alternative(r.email_html(alert), subtype="html", cte="quoted-printable")
+        return msg
+
+    # ------------------------------------------------------------------ delivery
+
+    def send(self, alert: Alert, target: str) -> None:
+        try:
+            msg = self.build_message(alert, target)
+        except Exception as exc:  # deterministic (bad address, template error): retrying cannot help
+            raise DeliveryError(f"{self.name}: cannot build message for {target}: {exc}", permanent=True) from None
+        where = f"{self.host}:{self.port}"
+        smtp: smtplib.SMTP | None = None
+        try:
+            smtp = self._connect()
+            if self.username:
+                self._login(smtp)
+            refused = smtp.send_message(msg, to_addrs=[target])
+            if target in refused:  # only possible with several recipients; kept for safety
+                code, text = refused[target]
+                self._fail_code(code, f"{where} refused recipient {target}: {code} {_reply_text(text)}")
+        except DeliveryError:
+            raise
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients.get(target) or next(iter(exc.recipients.values()), (0, b""))
+            self._fail_code(code, f"{where} refused recipient {target}: {code} {_reply_text(text)}")
+        except smtplib.SMTPSenderRefused as exc:
+            self._fail_code(exc.smtp_code, f"{where} refused sender {_reply_text(exc.sender)}: {self._reply(exc)}")
+        except smtplib.SMTPDataError as exc:
+            self._fail_code(exc.smtp_code, f"{where} refused the message: {self._reply(exc)}")
+        except smtplib.SMTPAuthenticationError as exc:
+            self._fail(f"{where} login failed for user {self.username}: {self._reply(exc)}", permanent=True)
+        except smtplib.SMTPResponseException as exc:  # SMTPConnectError, SMTPHeloError, 421 ...
+            self._fail_code(exc.smtp_code, f"{where} answered {self._reply(exc)}")
+        except smtplib.SMTPNotSupportedError as exc:
+            self._fail(f"{where} does not support what is needed: {exc}", permanent=True)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._fail(f"{where} closed the connection: {exc or 'no reason given'}", permanent=False)
+        except ssl.SSLCertVerificationError as exc:
+            self._fail(f"{where} TLS certificate verification failed: {exc.verify_message}", permanent=True)
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+            self._fail(f"{where} TLS connection dropped: {exc}", permanent=False)
+        except ssl.SSLError as exc:
+            self._fail(f"{where} TLS handshake failed: {exc.reason or exc}", permanent=True)
+        except TimeoutError:
+            self._fail(f"{where} timed out after {self.timeout:g} s", permanent=False)
+        except smtplib.SMTPException as exc:
+            self._fail(f"{where} SMTP error: {exc}", permanent=False)
+        except OSError as exc:  # refused, reset, unreachable, DNS
+            self._fail(f"{where} connection failed: {exc.strerror or exc}", permanent=False)
+        finally:
+            if smtp is not None:
+                self._close(smtp)
+
+    def _connect(self) -> smtplib.SMTP:
+        context = self._ssl_context or ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.security == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            return smtp
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            try:
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryError(
+                        f"{self.host}:{self.port} does not offer STARTTLS; refusing to send in plain text",
+                        permanent=True,
+                    )
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            except BaseException:
+                self._close(smtp)
+                raise
+        return smtp
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.login(self.username or "", self._password or "")
+        except smtplib.SMTPResponseException:
+            raise
+        except smtplib.SMTPNotSupportedError:
+            self._fail(f"{self.host}:{self.port} does not offer AUTH (SMTP login)", permanent=True)
+        except smtplib.SMTPServerDisconnected:
+            raise
+        except smtplib.SMTPException as exc:  # "No suitable authentication method found."
+            self._fail(f"{self.host}:{self.port} login impossible: {exc}", permanent=True)
+
+    @staticmethod
+    def _close(smtp: smtplib.SMTP) -> None:
+        """QUIT politely; a failure here never turns an accepted message into an error."""
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _reply(self, exc: smtplib.SMTPResponseException) -> str:
+        return f"{exc.smtp_code} {_reply_text(exc.smtp_error)}".strip()
+
+    def _redact(self, message: str) -> str:
+        secret = self._password
+        if not secret:
+            return message
+        user = self.username or ""
+        variants = {
+            secret,
+            base64.b64encode(secret.encode()).decode(),
+            base64.b64encode(f"\0{user}\0{secret}".encode()).decode(),
+        }
+        for variant in sorted(variants, key=len, reverse=True):
+            message = message.replace(variant, "****")
+        return message
+
+    def _fail(self, message: str, *, permanent: bool) -> NoReturn:
+        raise DeliveryError(self._redact(message), permanent=permanent) from None
+
+    def _fail_code(self, code: int, message: str) -> NoReturn:
+        # 5xx: permanent.  421, every other 4xx and garbled replies (-1): try again later.
+        self._fail(message, permanent=500 <= code < 600)

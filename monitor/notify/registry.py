@@ -1,0 +1,83 @@
+"""Build the configured channels: one readable table from channel type to constructor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from ..config import ChannelConfig, Settings
+from ..models import Alert
+from .base import Channel, DeliveryError
+from .console import ConsoleChannel
+from .email import EmailChannel
+from .render import Renderer
+from .slack import SlackChannel
+
+
+class UnusableChannel:
+    """A channel whose configuration cannot work (e.g. its secret is not set).
+
+    Sending through it fails permanently with the reason, so the operator sees the
+    problem in ``status`` and the warnings, and every other channel keeps working.
+    """
+
+    min_interval = 0.0
+
+    def __init__(self, name: str, kind: str, reason: str, targets: tuple[str, ...] = ("",)) -> None:
+        self.name = name
+        self.kind = kind
+        self.reason = reason
+        self.targets = targets
+
+    def send(self, alert: Alert, target: str) -> None:
+        raise DeliveryError(f"channel {self.name!r} is not usable: {self.reason}", permanent=True)
+
+    def describe(self) -> str:
+        return f"{self.kind} (unusable: {self.reason})"
+
+
+def _email(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Channel:
+    o = cfg.options
+    password = cfg.secret("password") if o.get("password_env") else None
+    recipients = tuple(o.get("to", ()))
+    if o.get("password_env") and not password:
+        return UnusableChannel(cfg.name, "email", f"environment variable {o['password_env']} is not set", recipients)
+    return EmailChannel(
+        cfg.name,
+        host=str(o["host"]),
+        port=int(o["port"]),
+        security=str(o.get("security", "starttls")),
+        username=o.get("username"),
+        password=password,
+        sender=str(o["from"]),
+        recipients=recipients,
+        timeout=float(o.get("timeout", 30.0)),
+        message_id_domain=str(o.get("message_id_domain", "kamermonitor.invalid")),
+        list_unsubscribe=o.get("list_unsubscribe"),
+        renderer=renderer,
+    )
+
+
+def _slack(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Channel:
+    url = cfg.secret("webhook_url")
+    if not url:
+        var = cfg.options.get("webhook_url_env")
+        return UnusableChannel(cfg.name, "slack", f"environment variable {var} is not set")
+    return SlackChannel(cfg.name, webhook_url=url, timeout=float(cfg.options.get("timeout", 15.0)), renderer=renderer)
+
+
+def _console(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Channel:
+    return ConsoleChannel(cfg.name, stream=stream)
+
+
+CHANNEL_TYPES: dict[str, Callable[[ChannelConfig, Renderer, TextIO | None], Channel]] = {
+    "console": _console,
+    "email": _email,
+    "slack": _slack,
+}
+
+
+def build_channels(settings: Settings, *, stream: TextIO | None = None) -> dict[str, Channel]:
+    renderer = Renderer(Path(settings.template_dir) if settings.template_dir else None)
+    return {c.name: CHANNEL_TYPES[c.type](c, renderer, stream) for c in settings.channels}

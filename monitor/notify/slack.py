@@ -1,0 +1,141 @@
+"""Slack channel: one Block Kit message per alert through an incoming webhook.
+
+Success is HTTP 200 with the body ``ok`` and nothing else (delivery.md §1.1).  429 and
+5xx and network trouble are transient (429 carries ``Retry-After``); every other 4xx is
+a configuration problem and permanent.  The webhook URL is a secret: it never appears
+in an error message, a log line or :meth:`SlackChannel.describe`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..models import Alert
+from .base import DeliveryError
+from .render import Renderer, default_renderer
+
+CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def redact_webhook(url: str) -> str:
+    """``https://hooks.slack.com/services/T0…/B0…/****``: enough to recognise, useless to abuse."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid webhook URL>"
+    segments = [s for s in parts.path.split("/") if s]
+    if len(segments) >= 4 and segments[0] == "services":
+        path = f"/services/{segments[1][:2]}…/{segments[2][:2]}…/****"
+    else:
+        path = "/****" if segments else ""
+    return f"{parts.scheme}://{host}{port}{path}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), else None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _short(body: str, limit: int = 200) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class SlackChannel:
+    kind = "slack"
+    min_interval = 1.0  # Slack: about one message per second per webhook
+    targets: tuple[str, ...] = ("",)
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        webhook_url: str,
+        client: httpx.Client | None = None,
+        timeout: float = 15,
+        renderer: Renderer | None = None,
+    ) -> None:
+        scheme = urlsplit(webhook_url).scheme.lower() if webhook_url else ""
+        if scheme not in ("http", "https"):
+            raise ValueError(f"slack channel {name!r}: webhook URL must be http(s): {redact_webhook(webhook_url)}")
+        self.name = name
+        self._url = webhook_url
+        self._client = client
+        self._own_client = client is None
+        self.timeout = timeout
+        self._renderer = renderer
+
+    @property
+    def renderer(self) -> Renderer:
+        return self._renderer or default_renderer()
+
+    def __repr__(self) -> str:  # never show the URL
+        return f"SlackChannel({self.name!r}, {self.describe()!r})"
+
+    def describe(self) -> str:
+        return f"slack webhook {redact_webhook(self._url)}"
+
+    def close(self) -> None:
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        return self._client
+
+    def _redact(self, text: str) -> str:
+        path = urlsplit(self._url).path
+        for secret in (self._url, path):
+            if secret and secret != "/":
+                text = text.replace(secret, "/****")
+        return text
+
+    def send(self, alert: Alert, target: str = "") -> None:
+        body = json.dumps(self.renderer.slack_payload(alert), ensure_ascii=False).encode("utf-8")
+        try:
+            response = self._http().post(
+                self._url, content=body, headers={"Content-Type": CONTENT_TYPE}, timeout=self.timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(
+                f"Slack webhook timed out after {self.timeout:g} s ({type(exc).__name__})", permanent=False
+            ) from None
+        except httpx.HTTPError as exc:
+            problem = self._redact(str(exc)) or type(exc).__name__
+            raise DeliveryError(f"Slack webhook request failed: {problem}", permanent=False) from None
+
+        status = response.status_code
+        text = self._redact(_short(response.content.decode("utf-8", "replace")))
+        if status == 200 and response.content == b"ok":
+            return
+        message = f"Slack webhook answered {status} {text}".rstrip()
+        if status == 200:
+            raise DeliveryError(f"{message} (expected 'ok')", permanent=False)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise DeliveryError(message, permanent=False, retry_after=retry_after)
+        if status >= 500 or 200 <= status < 300:
+            raise DeliveryError(message, permanent=False)
+        # 4xx: invalid_payload, invalid_token, channel_not_found, channel_is_archived, ...
+        # 3xx: the URL points somewhere else; also a configuration problem.
+        raise DeliveryError(message, permanent=True)

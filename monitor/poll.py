@@ -1,0 +1,141 @@
+"""One poll cycle: baseline new watches, poll each source in isolation, then deliver.
+
+This is the only module that knows the order of the pipeline (fetch → detect → record →
+notify).  A failing source is logged in one line, counted, and never stops the other
+source or the deliveries; a source that asked us to back off (``Retry-After``) is
+skipped until then.  A lease per source keeps two instances sharing one PostgreSQL
+database from polling the same source at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import operator, srupoll, tkpoll
+from .context import Context
+from .deliver import Deliverer, DrainResult
+from .detect import NewMatch, baseline
+from .http import SourceError
+from .store import letters as letter_store
+from .store import ops
+
+logger = logging.getLogger(__name__)
+
+
+class PollResult(Protocol):
+    requests: int
+    new_matches: list[NewMatch]
+    new_data: bool
+
+
+SOURCES: dict[str, Callable[[Context], PollResult]] = {
+    "syncfeed": tkpoll.poll,
+    "sru": srupoll.poll,
+}
+
+
+@dataclass(slots=True)
+class CycleResult:
+    ok: dict[str, bool] = field(default_factory=dict)
+    new_letters: int = 0
+    delivery: DrainResult = field(default_factory=DrainResult)
+
+
+def enabled_sources(ctx: Context) -> list[str]:
+    return [name for name in SOURCES if getattr(ctx.settings, name).enabled]
+
+
+def prepare_watches(ctx: Context) -> None:
+    """Baseline watches that are new or whose criteria changed; never alert for what exists."""
+    now = ctx.now()
+    with ctx.engine.begin() as conn:
+        states = letter_store.watch_states(conn)
+        for watch in ctx.settings.watches:
+            state = states.get(watch.name)
+            if state is None or state.fingerprint != watch.fingerprint():
+                count = baseline(conn, watch, now)
+                logger.debug("watch %s baselined with %d letters", watch.name, count)
+        ctx.refresh_baselines(conn)
+
+
+def announce_watches(ctx: Context) -> None:
+    """Say once per watch "now watching dossier 26643 (N letters on record)"."""
+    sru_on = ctx.settings.sru.enabled
+    with ctx.engine.begin() as conn:
+        counts = letter_store.count_matches(conn)
+        for watch in ctx.settings.watches:
+            key = f"announced:{watch.name}"
+            if ops.get_cursor(conn, key) == watch.fingerprint():
+                continue
+            if sru_on and any(ops.get_cursor(conn, srupoll.backfill_cursor(d)) is None for d in watch.dossiers):
+                continue  # wait until the official publications are on record
+            what = ", ".join(f"dossier {d}" for d in watch.dossiers)
+            if watch.keywords:
+                what = (what + " and " if what else "") + "keywords " + ", ".join(repr(k) for k in watch.keywords)
+            logger.info(
+                "now watching %s (%d letters on record) [watch %s]", what, counts.get(watch.name, 0), watch.name
+            )
+            ops.set_cursor(conn, key, watch.fingerprint(), ctx.now())
+
+
+def poll_source(ctx: Context, name: str) -> bool:
+    """Poll one source; True on success.  Never raises for source problems."""
+    now = ctx.now()
+    cfg = getattr(ctx.settings, name)
+    lease = f"poll:{name}"
+    with ctx.engine.begin() as conn:
+        health = ops.health(conn, name)
+        if health.not_before is not None and health.not_before > now:
+            logger.info("%s: skipped, the source asked to wait until %s", name, health.not_before.isoformat())
+            return False
+        if not ops.acquire_lease(conn, lease, ctx.owner, now, max(300.0, cfg.interval_seconds * 3)):
+            logger.info("%s: skipped, another instance is polling it", name)
+            return True
+    ctx.batch = f"{name}:{now.isoformat()}"
+    requests_before = ctx.fetcher.stats.requests
+    error: str | None = None
+    retry_after: float | None = None
+    try:
+        result = SOURCES[name](ctx)
+    except SourceError as exc:
+        error, retry_after = str(exc), exc.retry_after
+    except Exception as exc:  # a bug or a database error: log it in full, keep the service alive
+        logger.exception("%s: poll crashed", name)
+        error = f"{name}: internal error: {type(exc).__name__}: {exc}"
+    requests = ctx.fetcher.stats.requests - requests_before
+    with ctx.engine.begin() as conn:
+        if error is None:
+            ops.record_success(conn, name, ctx.now(), new_data=result.new_data)
+            logger.info("%s: %d request(s), %d new letter alert(s) queued", name, requests, len(result.new_matches))
+        else:
+            h = ops.record_failure(conn, name, ctx.now(), error, retry_after)
+            logger.warning("%s (failure %d in a row)", error, h.consecutive_failures)
+        operator.check_source(ctx, conn, name, error is None, error)
+        ops.release_lease(conn, lease, ctx.owner)
+    return error is None
+
+
+def run_cycle(ctx: Context, deliverer: Deliverer, sources: list[str] | None = None) -> CycleResult:
+    """Poll the given (default: all enabled) sources, then drain the outbox."""
+    out = CycleResult()
+    prepare_watches(ctx)
+    for name in sources or enabled_sources(ctx):
+        out.ok[name] = poll_source(ctx, name)
+    announce_watches(ctx)
+    out.delivery = deliver(ctx, deliverer)
+    return out
+
+
+def deliver(ctx: Context, deliverer: Deliverer) -> DrainResult:
+    result = deliverer.drain()
+    with ctx.engine.begin() as conn:
+        operator.check_deliveries(ctx, conn)
+    if any(ctx.settings.operator.channels):
+        result_ops = deliverer.drain(max_rounds=2)  # warnings just queued go out now
+        result.sent += result_ops.sent
+        result.failed += result_ops.failed
+        result.retried += result_ops.retried
+    return result

@@ -1,0 +1,83 @@
+"""``kamermonitor run``: the long-running service, driven by APScheduler 3.x.
+
+One job per source at its interval (with a little jitter) and one job that drains the
+outbox.  Jobs run on a single worker thread, so polls never overlap each other or
+themselves (``max_instances=1``); a missed run after a pause or sleep is run once
+(``coalesce=True``, no misfire grace limit) instead of being dropped.  SIGTERM and
+Ctrl-C stop the scheduler after the step in progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .context import Context
+from .deliver import Deliverer
+from .poll import announce_watches, deliver, enabled_sources, poll_source, prepare_watches
+from .store import outbox as outbox_store
+
+logger = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, ctx: Context, deliverer: Deliverer) -> None:
+        self.ctx = ctx
+        self.deliverer = deliverer
+        self.scheduler = BlockingScheduler(
+            timezone=ctx.settings.timezone,
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    def _poll_job(self, name: str) -> None:
+        prepare_watches(self.ctx)
+        poll_source(self.ctx, name)
+        announce_watches(self.ctx)
+        deliver(self.ctx, self.deliverer)  # the alert goes out right after the poll that saw it
+
+    def _deliver_job(self) -> None:
+        deliver(self.ctx, self.deliverer)
+
+    def start(self) -> None:
+        """Block until stopped by a signal."""
+        if self.ctx.engine.dialect.name == "sqlite":
+            # SQLite means one instance: rows a killed process left in 'sending' are ours to resend.
+            with self.ctx.engine.begin() as conn:
+                released = outbox_store.release_all(conn)
+            if released:
+                logger.info("re-queued %d deliveries interrupted by the previous run", released)
+        now = datetime.now(self.ctx.tz)
+        for name in enabled_sources(self.ctx):
+            cfg = getattr(self.ctx.settings, name)
+            self.scheduler.add_job(
+                self._poll_job, IntervalTrigger(seconds=cfg.interval_seconds, jitter=cfg.jitter_seconds),
+                args=[name], id=f"poll-{name}", name=f"poll {name}", next_run_time=now,
+            )  # fmt: skip
+        self.scheduler.add_job(
+            self._deliver_job, IntervalTrigger(seconds=self.ctx.settings.delivery.interval_seconds),
+            id="deliver", name="deliver outbox",
+        )  # fmt: skip
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        logger.info(
+            "kamermonitor running: %s; %d watch(es); database %s",
+            ", ".join(f"{n} every {getattr(self.ctx.settings, n).interval_seconds:.0f}s" for n in enabled_sources(self.ctx)),
+            len(self.ctx.settings.watches), self.ctx.engine.url.render_as_string(hide_password=True),
+        )  # fmt: skip
+        self.scheduler.start()
+        logger.info("kamermonitor stopped")
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s, stopping after the current step", signal.Signals(signum).name)
+        self.scheduler.shutdown(wait=False)
+
+    def jobs(self) -> list[Any]:
+        return list(self.scheduler.get_jobs())

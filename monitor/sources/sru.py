@@ -1,0 +1,384 @@
+"""Officiële bekendmakingen through KOOP's SRU 2.0 service (repository.overheid.nl).
+
+This module owns the SRU wire format and nothing else: it builds the CQL query for a
+set of dossiers, turns a ``searchRetrieveResponse`` (bytes) into :class:`SruPage` and
+:class:`SruRecord`, and pages through a result set with the shared :class:`Fetcher`.
+Deciding what is new, what counts as a letter and what to alert on happens elsewhere.
+
+The rules it enforces, each from ``ob-sru.md``:
+
+* diagnostics come back as HTTP 200, so every diagnostic is an error, never an empty
+  result (§2.6);
+* elements are matched on local names, because the response namespace differs between
+  SRU 2.0 and 1.2 and prefixes vary (§2.1);
+* bytes go to the XML parser, never decoded text, because the service's charset
+  headers have misled other clients (§6.4);
+* one bad record is logged and skipped; it never costs the rest of the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from ..http import Fetcher, SourceError
+from ..models import DossierRef, SruPage, SruRecord
+from ..xmlsafe import attr, child, child_text, children, descendants, local, parse_xml, text
+
+logger = logging.getLogger(__name__)
+
+_DIAGNOSTIC_PREFIX = "info:srw/diagnostic/"
+_REPRINT_ID = re.compile(r"-h\d+$", re.IGNORECASE)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MAX_PROBLEM = 300  # keep operator messages to one readable line
+
+
+# --- query -----------------------------------------------------------------------------
+
+
+def build_query(dossiers: Sequence[DossierRef], since: date | None, *, max_dossier_clauses: int = 25) -> str:
+    """The CQL for Kamerstukken in ``dossiers`` modified on or after ``since``, newest first.
+
+    ``w.publicatienaam==Kamerstuk`` is used rather than ``dt.type==Kamerstuk``: the
+    latter excludes the ``blg-…`` Bijlage records, which are needed to attach a
+    letter's enclosures, while publicatienaam covers both (ob-sru §1.3).  Callers must
+    therefore look at ``SruRecord.doc_type`` to tell letters from bijlagen.
+
+    With no dossiers, or more than ``max_dossier_clauses``, the dossier clause is left
+    out and the caller filters locally: one query then serves any number of dossiers,
+    instead of an ever longer OR-chain (and a URL) that the service may refuse.  Such a
+    query should carry ``since``, or it asks for every Kamerstuk ever published.
+    """
+    clauses = ["c.product-area==officielepublicaties", "w.publicatienaam==Kamerstuk"]
+    dossier_clause = _dossier_clause(dossiers, max_dossier_clauses)
+    if dossier_clause:
+        clauses.append(dossier_clause)
+    if since is not None:
+        # Day granularity only (§6.1); callers overlap the window and de-duplicate.
+        clauses.append(f"dt.modified>={since.isoformat()}")
+    return " AND ".join(clauses) + " sortBy dt.modified/sort.descending"
+
+
+def _dossier_clause(dossiers: Sequence[DossierRef], limit: int) -> str | None:
+    # Sorted and de-duplicated so the same watch list always gives the same query
+    # string; the service caches its paging cursor per query (§1.4).
+    unique = sorted(set(dossiers))
+    if not unique or len(unique) > limit:
+        return None
+    terms = [f"w.dossiernummer=={d}" for d in unique]
+    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+
+# --- response --------------------------------------------------------------------------
+
+
+def parse_response(data: bytes, source: str = "sru") -> SruPage:
+    """Parse one searchRetrieve response; raise SourceError for diagnostics or junk."""
+    root = parse_xml(data, source)
+    name = local(root)
+    if name == "diagnostics":
+        raise _diagnostic_error(source, root)
+    if name != "searchRetrieveResponse":
+        raise SourceError(source, f"unexpected XML root <{name}>, not an SRU searchRetrieveResponse")
+    diagnostics = child(root, "diagnostics")
+    if diagnostics is not None and len(diagnostics):
+        raise _diagnostic_error(source, diagnostics)
+    return SruPage(
+        records=tuple(_parse_records(root, source)),
+        number_of_records=_int(child_text(root, "numberOfRecords")),
+        next_position=_int(child_text(root, "nextRecordPosition")),
+    )
+
+
+def _diagnostic_error(source: str, container: etree._Element) -> SourceError:
+    parts = [_describe_diagnostic(d) for d in children(container, "diagnostic")]
+    summary = "; ".join(parts) or "empty diagnostics element"
+    return SourceError(source, _one_line(f"SRU diagnostic {summary}"))
+
+
+def _describe_diagnostic(diag: etree._Element) -> str:
+    uri = child_text(diag, "uri") or "?"
+    code = uri.removeprefix(_DIAGNOSTIC_PREFIX)  # "info:srw/diagnostic/1/22" -> "1/22"
+    message = child_text(diag, "message")
+    details = child_text(diag, "details")
+    described = f"{code}: {message or 'no message'}"
+    return f"{described} ({details})" if details else described
+
+
+def _parse_records(root: etree._Element, source: str) -> Iterator[SruRecord]:
+    container = child(root, "records")
+    if container is None:
+        return
+    for position, element in enumerate(children(container, "record"), start=1):
+        try:
+            record = _parse_record(element)
+        except (ValueError, TypeError, AttributeError) as exc:
+            # Defensive: field helpers are lenient, but one odd record must not cost the page.
+            logger.warning("%s: record %d skipped: %s", source, position, exc)
+            continue
+        if record is None:
+            logger.warning("%s: record %d skipped: %s", source, position, _why_no_identifier(element))
+            continue
+        yield record
+
+
+def _why_no_identifier(element: etree._Element) -> str:
+    # A surrogate diagnostic stands in for a record the server could not render.
+    diagnostic = _first_descendant(element, "diagnostic")
+    if diagnostic is not None:
+        return "surrogate diagnostic " + _describe_diagnostic(diagnostic)
+    return "no dcterms:identifier"
+
+
+class _Meta:
+    """The three metadata blocks of one record, looked up by local name.
+
+    Each field is read from the block the reference names first, then from the other
+    two: the placement of some fields (notably the subtype) is only inferred (§2.2).
+    """
+
+    def __init__(self, record: etree._Element) -> None:
+        data = child(record, "recordData")
+        scope = data if data is not None else record
+        self.blocks = {name: _first_descendant(scope, name) for name in ("owmskern", "owmsmantel", "tpmeta")}
+        self.enriched = _first_descendant(scope, "enrichedData")
+
+    def elements(self, name: str, *, prefer: str = "tpmeta") -> list[etree._Element]:
+        """Children called ``name`` of the preferred block, else of the first other block having any."""
+        for block_name in [prefer] + [b for b in self.blocks if b != prefer]:
+            block = self.blocks[block_name]
+            found = list(children(block, name)) if block is not None else []
+            if found:
+                return found
+        return []
+
+    def everywhere(self, name: str, *, prefer: str = "tpmeta") -> list[etree._Element]:
+        """Children called ``name`` of all three blocks, the preferred block first."""
+        order = [prefer] + [b for b in self.blocks if b != prefer]
+        blocks = [self.blocks[b] for b in order]
+        return [e for block in blocks if block is not None for e in children(block, name)]
+
+    def texts(self, name: str, *, prefer: str = "tpmeta") -> list[str]:
+        return [t for t in (text(e) for e in self.elements(name, prefer=prefer)) if t]
+
+    def first(self, name: str, *, prefer: str = "tpmeta") -> str | None:
+        return next(iter(self.texts(name, prefer=prefer)), None)
+
+
+def _parse_record(element: etree._Element) -> SruRecord | None:
+    meta = _Meta(element)
+    identifier = meta.first("identifier", prefer="owmskern")
+    if identifier is None:
+        return None
+    full_title = meta.first("title", prefer="owmskern")
+    dossier_title = meta.first("dossiertitel")
+    segments = _title_segments(full_title, dossier_title)
+    document_title = meta.first("documenttitel") or segments[2]
+    links = _links(meta.enriched)
+    return SruRecord(
+        identifier=identifier,
+        dossiers=_dossiers(meta.texts("dossiernummer")),
+        ondernummer=meta.first("ondernummer"),
+        vergaderjaar=meta.first("vergaderjaar"),
+        subtype=_subtype(meta) or segments[1],
+        document_title=document_title,
+        full_title=full_title,
+        dossier_title=dossier_title or segments[0],
+        doc_type=_typed(meta, "Parlementair"),
+        publication=meta.first("publicatienaam"),
+        documentstatus=meta.first("documentstatus"),
+        date=_day(meta.first("date", prefer="owmsmantel")) or _day(meta.first("issued", prefer="owmsmantel")),
+        available=_day(meta.first("available", prefer="owmsmantel")),
+        modified=_day(meta.first("modified", prefer="owmskern")),
+        changed_at=_changed_at(meta),
+        indieners=tuple(meta.texts("indiener")),
+        hoofddocument=meta.first("hoofddocument"),
+        preferred_url=links.get("preferred"),
+        html_url=links.get("html"),
+        pdf_url=links.get("pdf"),
+        xml_url=links.get("xml"),
+        is_reprint=_is_reprint(identifier, full_title, document_title),
+    )
+
+
+def _subtype(meta: _Meta) -> str | None:
+    # tpmeta subrubriek is where the SRU record carries it [seen]; a KamerstukTypen
+    # dcterms:type is where metadata.xml and one fixture carry it [reported].
+    for element in meta.everywhere("subrubriek"):
+        scheme = attr(element, "scheme")
+        # Aanhangsel records use a subrubriek of another scheme (AanhangselTypen).
+        if (scheme is None or scheme.endswith("KamerstukTypen")) and text(element):
+            return text(element)
+    return _typed(meta, "KamerstukTypen")
+
+
+def _typed(meta: _Meta, scheme: str) -> str | None:
+    """The first dcterms:type whose scheme ends in ``scheme`` (``OVERHEIDop.<scheme>``)."""
+    for element in meta.everywhere("type", prefer="owmskern"):
+        if (attr(element, "scheme") or "").endswith(scheme) and text(element):
+            return text(element)
+    return None
+
+
+def _title_segments(full_title: str | None, dossier_title: str | None) -> tuple[str | None, ...]:
+    """Split ``dossiertitel; soort; documenttitel``; (None, None, None) if it has no such shape."""
+    if not full_title:
+        return (None, None, None)
+    # A dossier title may itself contain "; ", so strip a known one before splitting.
+    if dossier_title and full_title.startswith(dossier_title + ";"):
+        head, rest = dossier_title, full_title[len(dossier_title) + 1 :]
+        tail = [p.strip() or None for p in rest.split(";", 1)]
+        return (head, tail[0], tail[1]) if len(tail) == 2 else (None, None, None)
+    parts = [p.strip() or None for p in full_title.split(";", 2)]
+    return tuple(parts) if len(parts) == 3 else (None, None, None)
+
+
+def _dossiers(values: Iterable[str]) -> tuple[DossierRef, ...]:
+    found: list[DossierRef] = []
+    for value in values:
+        for piece in value.split(";"):  # several dossiers in one element (§2.4)
+            if not piece.strip():
+                continue
+            try:
+                ref = DossierRef.parse(piece)
+            except ValueError:
+                logger.info("unparseable dossiernummer %r ignored", piece)
+                continue
+            if ref not in found:
+                found.append(ref)
+    return tuple(found)
+
+
+def _changed_at(meta: _Meta) -> datetime | None:
+    candidates = [meta.first("datumTijdstipWijzigingExpression"), meta.first("datumTijdstipWijzigingWork")]
+    if meta.enriched is not None:
+        candidates.append(child_text(meta.enriched, "timestamp"))
+    for value in candidates:
+        parsed = _timestamp(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _links(enriched: etree._Element | None) -> dict[str, str]:
+    """preferred/html/pdf/xml URLs; anything that is not http(s) is dropped."""
+    if enriched is None:
+        return {}
+    links: dict[str, str] = {}
+    preferred = _http_url(child_text(enriched, "preferredUrl"))
+    if preferred:
+        links["preferred"] = preferred
+    for item in children(enriched, "itemUrl"):
+        kind, url = (attr(item, "manifestation") or "").lower(), _http_url(text(item))
+        if kind in ("html", "pdf", "xml") and url and kind not in links:
+            links[kind] = url
+    # gzd:url is the main manifestation (xml, or pdf for unformatted items): a fallback.
+    main = _http_url(child_text(enriched, "url"))
+    kind = main.rsplit(".", 1)[-1].lower() if main else ""
+    if main and kind in ("html", "pdf", "xml") and kind not in links:
+        links[kind] = main
+    return links
+
+
+def _http_url(value: str | None) -> str | None:
+    # A link we pass on ends up in an email or Slack message: only plain web links.
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def _is_reprint(identifier: str, *titles: str | None) -> bool:
+    if _REPRINT_ID.search(identifier):
+        return True
+    return any(t is not None and "herdruk" in t.casefold() for t in titles)
+
+
+# --- small value parsers: lenient, None on anything odd ---------------------------------
+
+
+def _first_descendant(scope: etree._Element, name: str) -> etree._Element | None:
+    return next(descendants(scope, name), None)
+
+
+def _day(value: str | None) -> date | None:
+    """``YYYY-MM-DD``, also when followed by a time (``2021-07-09T11:23:39+02:00``)."""
+    if not value or not _ISO_DAY.match(value):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    # Python 3.11's fromisoformat takes the service's 7 fractional digits and a "Z".
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _one_line(message: str) -> str:
+    flat = " ".join(message.split())
+    return flat if len(flat) <= _MAX_PROBLEM else flat[: _MAX_PROBLEM - 1] + "…"
+
+
+# --- client ----------------------------------------------------------------------------
+
+
+class SruClient:
+    """searchRetrieve requests against one SRU endpoint, through the shared Fetcher."""
+
+    def __init__(self, fetcher: Fetcher, base_url: str, source: str = "sru", page_size: int = 100) -> None:
+        if not 1 <= page_size <= 1000:  # the documented maximum is 1000 (§1.2)
+            raise ValueError(f"page_size must be 1..1000, not {page_size}")
+        self.fetcher = fetcher
+        self.base_url = base_url
+        self.source = source
+        self.page_size = page_size
+
+    def fetch_page(self, query: str, start: int = 1) -> SruPage:
+        """One page from 1-based ``start``; raise SourceError on any failure."""
+        # No x-connection, recordSchema or httpAccept: KOOP's own harvester sends none
+        # (§1.1, §1.2), and unknown parameters are answered with diagnostic 1/8.
+        params: dict[str, str | int] = {
+            "operation": "searchRetrieve",
+            "version": "2.0",
+            "startRecord": start,
+            "maximumRecords": self.page_size,
+            "query": query,
+        }
+        result = self.fetcher.get(self.source, self.base_url, params, accept="application/xml")
+        return parse_response(result.content, self.source)
+
+    def search(self, query: str, *, max_pages: int = 20) -> Iterator[SruPage]:
+        """Pages in order until no ``nextRecordPosition`` is given or ``max_pages`` is reached."""
+        start = 1
+        for _ in range(max_pages):
+            page = self.fetch_page(query, start)
+            yield page
+            if page.next_position is None:
+                return
+            if page.next_position <= start:
+                # A server that does not advance would otherwise loop until max_pages.
+                raise SourceError(self.source, f"nextRecordPosition {page.next_position} does not advance")
+            start = page.next_position
+        logger.warning("%s: stopped after %d pages; more records remain", self.source, max_pages)

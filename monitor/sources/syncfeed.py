@@ -1,0 +1,418 @@
+"""The Tweede Kamer SyncFeed: parsing its Atom pages and reading them over HTTP.
+
+This module owns the SyncFeed wire format (tk-opendata §2): it turns a ``Feed`` page or an
+``Entiteiten/<id>`` response into :mod:`monitor.models` objects, walks the feed by skiptoken,
+and finds the current end of a category without replaying its history.  It does not decide
+what is new or store anything; that is the poll loop's and the store's job.
+
+Much of the Document layout is inferred rather than recorded, so parsing is deliberately
+lenient where the service may vary (namespace prefixes, ``verwijderd="True"``, missing
+children, entry- or feed-level ``next`` links, query-parameter order) and strict only where
+a wrong answer would be silent (a document that is not an Atom feed, malformed XML).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime
+from typing import Final
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+
+from lxml import etree
+
+from ..http import Fetcher, SourceError
+from ..models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
+from ..xmlsafe import attr, child, child_text, children, local, parse_xml, text
+
+logger = logging.getLogger(__name__)
+
+# Category terms (lowerCamel, as in ``<category term=...>``) this module turns into models.
+KNOWN_TERMS: Final = frozenset({"document", "zaak", "kamerstukdossier"})
+
+# A probe only needs the feed header and the start of the first entry; a few KB in practice.
+# The cap must still exceed one decoded network chunk (64 KB of gzip can inflate ~20x).
+PROBE_MAX_BYTES: Final = 2 * 1024 * 1024
+# First step of the upward search: real tokens are in the tens of millions, so starting at
+# 2**20 keeps both phases short (about 5 upward probes and 24 bisection probes for 30M).
+_FIRST_STEP: Final = 1 << 20
+# A caller's hint is usually close (a stored cursor, a known recent token): start small.
+_HINT_STEP: Final = 64
+# Upward steps before giving up: 40 doublings of 2**20 pass 2**60, far beyond any real token.
+_MAX_GALLOP_PROBES: Final = 40
+
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?entry[\s>/]")
+_FEED_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?feed\s*>")
+_FIRST_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- parsing --------------------------------------------------------------------------
+
+
+def parse_feed(data: bytes, source: str = "syncfeed") -> FeedPage:
+    """Parse one SyncFeed page into entities in feed order (see the module docstring)."""
+    root = _feed_root(data, source)
+    entities: list[TkEntity] = []
+    last_token: int | None = None
+    for entry in children(root, "entry"):
+        token = _next_token(entry)
+        # Entries of other categories are skipped, but still move the cursor past them.
+        if token is not None:
+            last_token = token
+        entity = _parse_entry(entry, token)
+        if entity is not None:
+            entities.append(entity)
+    next_url = _link_href(root, "next")
+    feed_token = _skiptoken(next_url) if next_url else None
+    return FeedPage(
+        entities=tuple(entities),
+        next_skiptoken=feed_token if feed_token is not None else last_token,
+        next_url=next_url,
+    )
+
+
+def parse_entity(data: bytes, source: str = "syncfeed") -> TkEntity | None:
+    """Parse an ``Entiteiten/<id>`` response: a bare entity, an Atom entry or a one-entry feed.
+
+    Returns None for an entity of a kind this module does not model (e.g. ``persoon``) and
+    for an empty feed.  A feed with several entries yields the last one: feed order is
+    chronological, so that is the latest state.
+    """
+    root = parse_xml(data, source)
+    name = local(root)
+    if name == "feed":
+        entries = list(children(root, "entry"))
+        return _parse_entry(entries[-1], _next_token(entries[-1])) if entries else None
+    if name == "entry":
+        return _parse_entry(root, _next_token(root))
+    if name.lower() == "error":
+        raise SourceError(source, f"server returned an error document: {_error_message(root)}")
+    if name.lower() in KNOWN_TERMS:
+        return _parse_content(name.lower(), root, None, None, None)
+    return None
+
+
+def _feed_root(data: bytes, source: str) -> etree._Element:
+    """Parse ``data`` and insist it is an Atom feed: anything else must not look like "no news"."""
+    root = parse_xml(data, source)
+    name = local(root)
+    if name.lower() == "error":
+        # The service answers failures with <Error><Message>An error has occurred.</Message></Error>.
+        raise SourceError(source, f"server returned an error document: {_error_message(root)}")
+    if name != "feed":
+        raise SourceError(source, f"expected an Atom <feed>, got <{name}>")
+    return root
+
+
+def _error_message(root: etree._Element) -> str:
+    message = child_text(root, "Message") or child_text(root, "message") or text(root)
+    return (message or "no message")[:200]
+
+
+def _parse_entry(entry: etree._Element, token: int | None) -> TkEntity | None:
+    content = child(entry, "content")
+    body = next((el for el in content if isinstance(el.tag, str)), None) if content is not None else None
+    term = _category_term(entry) or (local(body).lower() if body is not None else None)
+    if term not in KNOWN_TERMS:
+        return None
+    if body is None:
+        # content=external or an empty <content>: the state is unknown, so inventing an empty
+        # entity would overwrite real data downstream.
+        logger.warning("SyncFeed %s entry %s has no content; skipped", term, child_text(entry, "title"))
+        return None
+    updated = _parse_updated(child_text(entry, "updated"))
+    return _parse_content(term, body, entry, token, updated)
+
+
+def _category_term(entry: etree._Element) -> str | None:
+    cat = child(entry, "category")
+    term = attr(cat, "term") if cat is not None else None
+    return term.strip().lower() if term and term.strip() else None
+
+
+def _parse_content(
+    term: str | None,
+    el: etree._Element,
+    entry: etree._Element | None,
+    token: int | None,
+    updated: datetime | None,
+) -> TkEntity | None:
+    guid = _guid(el, entry)
+    if guid is None:
+        logger.warning("SyncFeed %s entity without an id; skipped", term)
+        return None
+    deleted = (attr(el, "verwijderd") or "").strip().lower() == "true"
+    if term == "document":
+        return _document(el, entry, guid, deleted, token, updated)
+    if term == "zaak":
+        return TkZaak(
+            guid=guid,
+            deleted=deleted,
+            skiptoken=token,
+            updated=updated,
+            nummer=child_text(el, "nummer"),
+            soort=child_text(el, "soort"),
+            onderwerp=child_text(el, "onderwerp"),
+            titel=child_text(el, "titel"),
+            dossier_guids=_refs(el, "kamerstukdossier"),
+        )
+    if term == "kamerstukdossier":
+        return TkDossier(
+            guid=guid,
+            deleted=deleted,
+            skiptoken=token,
+            updated=updated,
+            nummer=_int(child_text(el, "nummer")),
+            toevoeging=child_text(el, "toevoeging"),
+            titel=child_text(el, "titel"),
+        )
+    return None
+
+
+def _document(
+    el: etree._Element,
+    entry: etree._Element | None,
+    guid: str,
+    deleted: bool,
+    token: int | None,
+    updated: datetime | None,
+) -> TkDocument:
+    volgnummer = _int(child_text(el, "volgnummer"))
+    length = _int(attr(el, "contentLength"))
+    bron = _refs(el, "bronDocument")
+    return TkDocument(
+        guid=guid,
+        deleted=deleted,
+        skiptoken=token,
+        updated=updated,
+        nummer=child_text(el, "documentNummer"),
+        soort=child_text(el, "soort"),
+        onderwerp=child_text(el, "onderwerp"),
+        titel=child_text(el, "titel"),
+        citeertitel=child_text(el, "citeerTitel"),
+        datum=_parse_date(child_text(el, "datum")),
+        vergaderjaar=child_text(el, "vergaderjaar"),
+        # -1 means "no Kamerstuk number yet"; no real Kamerstuk has a number below 1.
+        volgnummer=volgnummer if volgnummer is not None and volgnummer > 0 else None,
+        content_type=_strip(attr(el, "contentType")),
+        content_length=length if length is not None and length >= 0 else None,
+        enclosure_url=_link_href(entry, "enclosure") if entry is not None else None,
+        dossier_guids=_refs(el, "kamerstukdossier"),
+        zaak_guids=_refs(el, "zaak"),
+        bron_document_guid=bron[0] if bron else None,
+    )
+
+
+def _guid(el: etree._Element, entry: etree._Element | None) -> str | None:
+    """The entity id: its ``id`` attribute, else the entry's title, else the tail of ``<id>``."""
+    guid = _strip(attr(el, "id"))
+    if guid is None and entry is not None:
+        guid = child_text(entry, "title")
+        entry_id = child_text(entry, "id")
+        if guid is None and entry_id:
+            guid = entry_id.rstrip("/").rsplit("/", 1)[-1] or None
+    return guid
+
+
+def _refs(el: etree._Element, name: str) -> tuple[str, ...]:
+    """Every ``<name ref=...>`` child, in order, without duplicates (co-filed letters have several)."""
+    found: list[str] = []
+    for ref_el in children(el, name):
+        ref = _strip(attr(ref_el, "ref"))
+        if ref and ref not in found:
+            found.append(ref)
+    return tuple(found)
+
+
+def _link_href(el: etree._Element, rel: str) -> str | None:
+    for link in children(el, "link"):
+        if (attr(link, "rel") or "").strip().lower() == rel:
+            return _strip(attr(link, "href"))
+    return None
+
+
+def _next_token(entry: etree._Element) -> int | None:
+    href = _link_href(entry, "next")
+    return _skiptoken(href) if href else None
+
+
+def _skiptoken(url: str) -> int | None:
+    """The ``skiptoken`` query parameter of a next link; its position in the query varies."""
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key.lstrip("$").lower() == "skiptoken":
+            return _int(value)
+    return None
+
+
+def _parse_updated(value: str | None) -> datetime | None:
+    """Atom ``<updated>`` is UTC; a value without an offset is taken as UTC too."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        logger.debug("unparseable SyncFeed <updated> %r", value)
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _parse_date(value: str | None) -> date | None:
+    """``2025-05-13T00:00:00+02:00`` or ``2025-05-13``: the calendar date as written (local)."""
+    if not value or not _DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _strip(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+# --- HTTP client ----------------------------------------------------------------------
+
+
+class SyncFeedClient:
+    """Reads SyncFeed pages, entities and the feed's end through a shared :class:`Fetcher`."""
+
+    def __init__(self, fetcher: Fetcher, base_url: str, source: str = "syncfeed") -> None:
+        self.fetcher = fetcher
+        self.base_url = base_url.rstrip("/")
+        self.source = source
+
+    def _feed_params(self, category: str, skiptoken: int | None) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"category": category}
+        if skiptoken is not None:
+            params["skiptoken"] = skiptoken
+        return params
+
+    def fetch_page(self, category: str, skiptoken: int | None) -> FeedPage:
+        """One page of ``category`` (URL spelling: ``Document``) with entries after ``skiptoken``."""
+        result = self.fetcher.get(self.source, f"{self.base_url}/Feed", self._feed_params(category, skiptoken))
+        return parse_feed(result.content, self.source)
+
+    def fetch_url(self, url: str) -> FeedPage:
+        """Follow a ``next`` link from a previous page.
+
+        The link must point at the configured host: a feed is untrusted input and must not
+        steer the monitor to other servers.  Relative links are resolved against the base.
+        """
+        absolute = urljoin(self.base_url + "/", url)
+        if urlsplit(absolute).netloc.lower() != urlsplit(self.base_url).netloc.lower():
+            raise SourceError(self.source, f"next link points away from {self.base_url}: {absolute[:120]}")
+        result = self.fetcher.get(self.source, absolute)
+        return parse_feed(result.content, self.source)
+
+    def fetch_entity(self, guid: str) -> TkEntity | None:
+        """The latest state of one entity, or None when the service answers 404.
+
+        Entities have been seen to vanish (404) instead of being marked deleted
+        (OpenDataPortaal#128), so "not found" is an answer, not an outage; every other
+        failure still raises :class:`SourceError`.
+        """
+        url = f"{self.base_url}/Entiteiten/{quote(guid.strip(), safe='')}"
+        try:
+            result = self.fetcher.get(self.source, url)
+        except SourceError as exc:
+            # SourceError carries no status code; http.py words every 4xx as "HTTP <code> from".
+            if exc.problem.startswith("HTTP 404 "):
+                return None
+            raise
+        return parse_entity(result.content, self.source)
+
+    def find_feed_end(self, category: str, low: int = 0, high_hint: int | None = None) -> int:
+        """A skiptoken T at the current end of ``category``, found without reading its history.
+
+        ``fetch_page(category, T)`` then returns only entries added after the search.
+
+        Method: probe(X) asks whether ``Feed?category=C&skiptoken=X`` has any entry, reading
+        only until the first ``<entry`` or the feed's end (a few KB, capped at
+        :data:`PROBE_MAX_BYTES`).  probe is monotone in X: true below the last token, false
+        from it on, whatever holes pruning left.  So:
+
+        1. If probe(low) is false, return ``low``.
+        2. Bracket the end with a galloping search that doubles its step: upward from
+           ``low + 2**20`` without a hint; from ``high_hint`` with a small first step
+           (upward or downward), so a close hint costs a handful of probes.
+        3. Bisect between the last true X and the first false X until they are adjacent.
+
+        The result is the smallest X with an empty answer, which is the last existing
+        token.  For tokens around 30,000,000 and no hint this is about 31 requests.
+
+        Entries appended *during* the search (it takes seconds) may land at or below T and so
+        be skipped; that is the price of not replaying history on a first start.
+        """
+        if not self._probe(category, low):
+            return low
+        if high_hint is not None and high_hint > low:
+            start, step = high_hint, _HINT_STEP
+        else:
+            start, step = low + _FIRST_STEP, _FIRST_STEP
+        if self._probe(category, start):
+            lo, hi = self._gallop_up(category, start, step)
+        else:
+            lo, hi = self._gallop_down(category, low, start, step)
+        # invariant: probe(lo) is true, probe(hi) is false; bisect to adjacent integers.
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._probe(category, mid):
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def _gallop_up(self, category: str, lo: int, step: int) -> tuple[int, int]:
+        """From a true ``lo``, double the step until a probe is false: (last true, first false)."""
+        for _ in range(_MAX_GALLOP_PROBES):
+            if not self._probe(category, lo + step):
+                return lo, lo + step
+            lo, step = lo + step, step * 2
+        # Tokens would exceed 2**60 by now: the server is not honouring skiptoken.
+        raise SourceError(self.source, f"{category} feed never ends (skiptoken {lo} still has entries)")
+
+    def _gallop_down(self, category: str, low: int, hi: int, step: int) -> tuple[int, int]:
+        """From a false ``hi`` above a true ``low``, step down until a probe is true."""
+        while hi - step > low:
+            if self._probe(category, hi - step):
+                return hi - step, hi
+            hi, step = hi - step, step * 2
+        return low, hi
+
+    def _probe(self, category: str, skiptoken: int) -> bool:
+        """Whether the feed has any entry after ``skiptoken``, reading as little as possible."""
+
+        def seen_enough(buf: bytes) -> bool:
+            return _ENTRY_START.search(buf) is not None or _FEED_END.search(buf) is not None
+
+        result = self.fetcher.get(
+            self.source,
+            f"{self.base_url}/Feed",
+            self._feed_params(category, skiptoken),
+            max_bytes=PROBE_MAX_BYTES,
+            stop_when=seen_enough,
+        )
+        body = result.content
+        if _ENTRY_START.search(body):
+            # Cut short on purpose, so it cannot be parsed; check at least that it is a feed.
+            first = _FIRST_TAG.search(body)
+            name = first.group(1).decode("ascii", "replace").rsplit(":", 1)[-1] if first else ""
+            if name != "feed":
+                raise SourceError(self.source, f"expected an Atom <feed>, got <{name or '?'}>")
+            return True
+        # No entry before the feed's end: the whole (small) document is here, so parse it all.
+        return next(children(_feed_root(body, self.source), "entry"), None) is not None

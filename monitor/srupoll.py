@@ -1,0 +1,110 @@
+"""One poll of officiële bekendmakingen (SRU): one query for all watched dossiers.
+
+SRU dates are whole days and ``dt.modified`` keeps moving after publication, so every
+poll re-asks for an overlapping window (last successful day minus ``overlap_days``)
+and skips records whose version it has already recorded.  A dossier newly watched is
+first backfilled in full and silently, so that old publications whose modification
+date moves are known rather than mistaken for new letters.  The window start only
+advances after every page of a poll was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from . import observe
+from .context import Context
+from .detect import NewMatch, record
+from .models import DossierRef, SruRecord
+from .sources.sru import SruClient, build_query
+from .store import mirror, ops
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "sru"
+BACKFILL_PAGES = 40  # 26643 has ~1,500 kamerstukken: 15 pages of 100
+BACKFILLS_PER_POLL = 3
+
+
+@dataclass(slots=True)
+class SruPollResult:
+    requests: int = 0
+    records: int = 0
+    new_matches: list[NewMatch] = field(default_factory=list)
+    new_data: bool = False
+    backfilled: list[DossierRef] = field(default_factory=list)
+
+
+def watched_dossiers(ctx: Context) -> list[DossierRef]:
+    return sorted({d for w in ctx.settings.watches for d in w.dossiers})
+
+
+def backfill_cursor(dossier: DossierRef) -> str:
+    return f"sru:backfill:{dossier}"
+
+
+def poll(ctx: Context) -> SruPollResult:
+    cfg = ctx.settings.sru
+    client = SruClient(ctx.fetcher, cfg.base_url, source=SOURCE, page_size=cfg.page_size)
+    result = SruPollResult()
+    dossiers = watched_dossiers(ctx)
+    with ctx.engine.begin() as conn:
+        pending = [d for d in dossiers if ops.get_cursor(conn, backfill_cursor(d)) is None]
+        since_text = ops.get_cursor(conn, "sru:since")
+    for dossier in pending[:BACKFILLS_PER_POLL]:
+        _backfill(ctx, client, dossier, result)
+    today = ctx.now().astimezone(ctx.tz).date()
+    last = date.fromisoformat(since_text) if since_text else today
+    since = last - timedelta(days=cfg.overlap_days)
+    scoped = 0 < len(dossiers) <= cfg.max_dossier_clauses
+    query = build_query(dossiers, since, max_dossier_clauses=cfg.max_dossier_clauses)
+    wanted = set(dossiers)
+    keep_all = any(w.keywords for w in ctx.settings.watches) or not scoped
+    for page in client.search(query, max_pages=cfg.max_pages_per_poll):
+        result.requests += 1
+        records = [r for r in page.records if keep_all or wanted.intersection(r.dossiers)]
+        _record(ctx, records, result, silent=False)
+    with ctx.engine.begin() as conn:
+        ops.set_cursor(conn, "sru:since", today.isoformat(), ctx.now())
+    return result
+
+
+def _backfill(ctx: Context, client: SruClient, dossier: DossierRef, result: SruPollResult) -> None:
+    query = build_query([dossier], None, max_dossier_clauses=1)
+    total = 0
+    for page in client.search(query, max_pages=BACKFILL_PAGES):
+        result.requests += 1
+        total += len(page.records)
+        _record(ctx, list(page.records), result, silent=True)
+    with ctx.engine.begin() as conn:
+        ops.set_cursor(conn, backfill_cursor(dossier), str(total), ctx.now())
+    result.backfilled.append(dossier)
+    logger.info("sru: recorded %d existing publications of dossier %s (no alerts)", total, dossier)
+
+
+def _version(rec: SruRecord) -> str:
+    stamp = rec.changed_at.isoformat() if rec.changed_at else ""
+    return f"{rec.modified or ''}|{stamp}"[:64]
+
+
+def _record(ctx: Context, records: list[SruRecord], result: SruPollResult, *, silent: bool) -> None:
+    result.records += len(records)
+    with ctx.engine.begin() as conn:
+        seen = mirror.sru_versions(conn, (r.identifier for r in records))
+        fresh = list({r.identifier: r for r in records if seen.get(r.identifier) != _version(r)}.values())
+        if not fresh:
+            return
+        result.new_data = True
+        rec = record(
+            conn, [observe.from_sru(r) for r in fresh], ctx.matcher, ctx.baselines, ctx.now(),
+            grace_days=ctx.settings.baseline_grace_days, silent=silent,
+        )  # fmt: skip
+        mirror.upsert_sru(
+            conn,
+            [{"identifier": r.identifier, "letter_id": rec.letter_ids.get(r.identifier), "version": _version(r),
+              "hoofddocument": r.hoofddocument} for r in fresh],
+        )  # fmt: skip
+        result.new_matches.extend(rec.new_matches)
+        ctx.enqueue(conn, rec.new_matches)

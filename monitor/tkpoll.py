@@ -1,0 +1,183 @@
+"""One poll of the Tweede Kamer SyncFeed: Document every time, Zaak and Kamerstukdossier less often.
+
+Idle cost is one small request: ``Feed?category=Document&skiptoken=<cursor>``.  The
+Zaak and Kamerstukdossier feeds, which only refine which dossier a document belongs
+to, are read every ``related_every``-th poll; a document that names a dossier or zaak
+the mirror has never seen has that entity fetched at once from ``Entiteiten/<id>``
+(a few per poll at most), so a watch on any dossier costs no extra polling.
+
+Each page is recorded in one transaction together with the cursor that follows it, so
+a crash mid-poll re-reads a page rather than skipping it.  On the very first poll of a
+category the cursor is the feed's current end (found by a bounded search) or the
+configured ``start_skiptoken``: history is never replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from . import observe
+from .context import Context
+from .detect import NewMatch, Observation, record
+from .models import DossierRef, TkDocument, TkDossier, TkZaak
+from .sources.syncfeed import SyncFeedClient
+from .store import mirror, ops
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "syncfeed"
+
+
+@dataclass(slots=True)
+class TkPollResult:
+    requests: int = 0
+    entries: int = 0
+    new_matches: list[NewMatch] = field(default_factory=list)
+    new_data: bool = False
+
+
+def cursor_name(category: str) -> str:
+    return f"syncfeed:{category}"
+
+
+def poll(ctx: Context) -> TkPollResult:
+    cfg = ctx.settings.syncfeed
+    client = SyncFeedClient(ctx.fetcher, cfg.base_url, source=SOURCE)
+    result = TkPollResult()
+    with ctx.engine.begin() as conn:
+        count = int(ops.get_cursor(conn, "syncfeed:polls") or 0) + 1
+        ops.set_cursor(conn, "syncfeed:polls", str(count), ctx.now())
+    related = count % cfg.related_every == 1 or cfg.related_every == 1
+    categories = (["Kamerstukdossier", "Zaak"] if related else []) + ["Document"]
+    for category in categories:
+        _poll_category(ctx, client, category, result)
+    return result
+
+
+def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
+    with ctx.engine.begin() as conn:
+        stored = ops.get_cursor(conn, cursor_name(category))
+    if stored is not None:
+        return int(stored)
+    if category == "Kamerstukdossier":
+        token = 0  # small enough (about 30 pages) to mirror whole, a few pages per poll
+    elif ctx.settings.syncfeed.start_skiptoken is not None:
+        token = ctx.settings.syncfeed.start_skiptoken
+    else:
+        token = client.find_feed_end(category)
+        logger.info("syncfeed: first start, %s feed ends at skiptoken %d; history is not replayed", category, token)
+    with ctx.engine.begin() as conn:
+        ops.set_cursor(conn, cursor_name(category), str(token), ctx.now())
+    return token
+
+
+def _poll_category(ctx: Context, client: SyncFeedClient, category: str, result: TkPollResult) -> None:
+    token = _start_token(ctx, client, category)
+    for _ in range(ctx.settings.syncfeed.max_pages_per_poll):
+        page = client.fetch_page(category, token)
+        result.requests += 1
+        result.entries += len(page.entities)
+        lookups = _lookup_unknown(ctx, client, page.entities) if page.entities else []
+        next_token = page.next_skiptoken if page.next_skiptoken is not None else token
+        with ctx.engine.begin() as conn:
+            _record_entities(ctx, conn, [*lookups, *page.entities], result)
+            ops.set_cursor(conn, cursor_name(category), str(next_token), ctx.now())
+        if page.entities:
+            result.new_data = True
+        # Stop when caught up: no entries, or no feed-level link to a following page.
+        if not page.entities or page.next_url is None or next_token == token:
+            return
+        token = next_token
+    logger.info("syncfeed: %s page limit reached; the rest follows next poll", category)
+
+
+def _lookup_unknown(
+    ctx: Context, client: SyncFeedClient, entities: Iterable[TkDocument | TkZaak | TkDossier]
+) -> list[TkDocument | TkZaak | TkDossier]:
+    """Fetch dossiers and zaken the documents name but the mirror has never seen."""
+    budget = ctx.settings.syncfeed.entity_lookups_per_poll
+    docs = [e for e in entities if isinstance(e, TkDocument) and not e.deleted]
+    zaken_in_page = {e.guid for e in entities if isinstance(e, TkZaak)}
+    dossiers_in_page = {e.guid for e in entities if isinstance(e, TkDossier)}
+    with ctx.engine.begin() as conn:
+        # Zaken matter only for documents that carry no dossier link of their own.
+        zaak_guids = [z for d in docs if not d.dossier_guids for z in d.zaak_guids if z not in zaken_in_page]
+        unknown_zaken = mirror.unknown_refs(conn, zaak_guids, "zaak")
+    found: list[TkDocument | TkZaak | TkDossier] = []
+    for guid in unknown_zaken[:budget]:
+        entity = client.fetch_entity(guid)
+        if entity is not None:
+            found.append(entity)
+    budget -= min(budget, len(unknown_zaken))
+    dossier_guids = {g for d in docs for g in d.dossier_guids}
+    dossier_guids |= {g for e in found if isinstance(e, TkZaak) for g in e.dossier_guids}
+    with ctx.engine.begin() as conn:
+        unknown_dossiers = mirror.unknown_refs(conn, dossier_guids - dossiers_in_page, "dossier")
+    for guid in unknown_dossiers[:budget]:
+        entity = client.fetch_entity(guid)
+        if entity is not None:
+            found.append(entity)
+    return found
+
+
+def _record_entities(
+    ctx: Context, conn: Connection, entities: list[TkDocument | TkZaak | TkDossier], result: TkPollResult
+) -> None:
+    dossiers = [e for e in entities if isinstance(e, TkDossier)]
+    zaken = [e for e in entities if isinstance(e, TkZaak)]
+    docs = [e for e in entities if isinstance(e, TkDocument)]
+    mirror.upsert_dossiers(conn, dossiers)
+    mirror.upsert_zaken(conn, zaken)
+    now = ctx.now()
+    extra = _reevaluate(conn, {e.guid for e in dossiers} | {e.guid for e in zaken})
+    observations = _observations(conn, docs) if docs else []
+    rec = record(
+        conn, observations, ctx.matcher, ctx.baselines, now,
+        grace_days=ctx.settings.baseline_grace_days, extra_dossiers=extra,
+    )  # fmt: skip
+    mirror.upsert_documents(conn, docs, rec.letter_ids)
+    result.new_matches.extend(rec.new_matches)
+    ctx.enqueue(conn, rec.new_matches)
+
+
+def _resolve_dossiers(
+    conn: Connection, docs: list[tuple[str, list[str], list[str]]]
+) -> tuple[dict[str, list[tuple[DossierRef, str | None]]], dict[str, str | None]]:
+    """doc guid → its dossiers (own links plus its zaken's), and doc guid → first zaak number."""
+    zaken = mirror.zaken(conn, (z for _, _, zs in docs for z in zs))
+    all_dossier_guids = {g for _, ds, _ in docs for g in ds} | {g for z in zaken.values() for g in z.dossier_guids}
+    known = mirror.dossiers(conn, all_dossier_guids)
+    out: dict[str, list[tuple[DossierRef, str | None]]] = {}
+    zaak_numbers: dict[str, str | None] = {}
+    for guid, dossier_guids, zaak_guids in docs:
+        via_zaak = [g for z in zaak_guids if z in zaken for g in zaken[z].dossier_guids]
+        refs: dict[DossierRef, str | None] = {}
+        for g in [*dossier_guids, *via_zaak]:
+            if g in known and known[g].ref not in refs:
+                refs[known[g].ref] = known[g].titel
+        out[guid] = list(refs.items())
+        zaak_numbers[guid] = next((zaken[z].nummer for z in zaak_guids if z in zaken and zaken[z].nummer), None)
+    return out, zaak_numbers
+
+
+def _observations(conn: Connection, docs: list[TkDocument]) -> list[Observation]:
+    resolved, zaak_numbers = _resolve_dossiers(
+        conn, [(d.guid, list(d.dossier_guids), list(d.zaak_guids)) for d in docs if not d.deleted]
+    )
+    return [observe.from_tk(d, resolved.get(d.guid, []), zaak_numbers.get(d.guid)) for d in docs]
+
+
+def _reevaluate(conn: Connection, changed_guids: set[str]) -> dict[int, list[DossierRef]]:
+    """Letters whose documents reference a changed zaak or newly known dossier → their dossiers now."""
+    if not changed_guids:
+        return {}
+    docs = mirror.documents_referencing(conn, changed_guids)
+    if not docs:
+        return {}
+    refs = mirror.document_refs(conn, docs)
+    resolved, _ = _resolve_dossiers(conn, [(g, *refs.get(g, ([], []))) for g in docs])
+    return {docs[g]: [d for d, _ in resolved[g]] for g in docs if resolved.get(g)}

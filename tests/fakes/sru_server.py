@@ -1,0 +1,475 @@
+"""A local SRU 2.0 server shaped like repository.overheid.nl, for tests and benchmarks.
+
+It answers ``GET /sru?operation=searchRetrieve&version=2.0&query=…`` from a mutable list
+of records, with responses in the shape of the recorded Sample A (ob-sru.md §2.3).  The
+CQL it understands is what ``monitor.sources.sru.build_query`` writes (AND/OR/NOT,
+parentheses, equality on a few indexes, date comparison on ``dt.modified``); anything
+else is answered, like the real service, with an SRU diagnostic 1/22 and HTTP 200.
+``fail_next`` injects the failures seen or reported for the real service.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from lxml import etree
+
+# The prefixes and declaration order of the recorded Sample A (ob-sru §2.3).
+NSMAP = {
+    "overheidwetgeving": "http://standaarden.overheid.nl/wetgeving/",
+    "dcterms": "http://purl.org/dc/terms/",
+    "cd": "http://standaarden.overheid.nl/cup/data",
+    "sru": "http://docs.oasis-open.org/ns/search-ws/sruResponse",
+    "gzd": "http://standaarden.overheid.nl/sru",
+    "diag": "http://docs.oasis-open.org/ns/search-ws/diagnostic",
+    "facet": "http://docs.oasis-open.org/ns/search-ws/facetedResults",
+    "c": "http://standaarden.overheid.nl/collectie/",
+}
+OW, DC, CD, SRU, GZD, DIAG, _, C = NSMAP.values()
+FAULT_MODES = ("diagnostic", "500", "503", "html", "malformed", "truncated", "soft404", "hang", "reset")
+# Parameters KOOP's front-end accepts under 2.0; others get diagnostic 1/8 (ob-sru §1.2).
+_PARAMS = {"operation", "version", "query", "startRecord", "maximumRecords", "recordSchema", "sortKeys"}
+_PARAMS |= {"recordXMLEscaping", "httpAccept", "resultSetTTL", "x-connection"}
+_STRING_INDEXES = {"dt.identifier": "identifier", "dt.type": "doc_type", "w.publicatienaam": "publication"}
+_STRING_INDEXES |= {
+    f"w.{name}": name for name in ("documentstatus", "ondernummer", "vergaderjaar", "hoofddocument")
+}
+_SORTS = ("dt.modified/sort.descending", "dt.modified/descending")
+_TOKEN = re.compile(r'\s*(\(|\)|[^\s()"]+"[^"]*"|[^\s()]+)')
+_CLAUSE = re.compile(r'([A-Za-z][\w.\-]*)(==|>=|<=|<>|=|>|<)"?([^"]*)"?')
+_HTML = b"<!DOCTYPE html><html><head><title>Storing</title></head><body><h1>Storing</h1></body></html>"
+_MALFORMED = f'<sru:searchRetrieveResponse xmlns:sru="{SRU}"><sru:version>2.0</sru:x>'.encode()
+
+
+@dataclass(frozen=True)
+class FakeRecord:
+    """One publication; ``SruServer.add_record`` takes these fields as keywords."""
+
+    identifier: str
+    dossier: str = "26643"  # "36600-VII", or several joined by ";"
+    ondernummer: str | None = None  # None: the tail of a kst-<dossier>-<nr> identifier
+    subtype: str | None = "Brief regering"  # None for bijlagen: no subrubriek, plain title
+    document_title: str = "Verzamelbrief digitalisering"
+    dossier_title: str = "Informatie- en communicatietechnologie (ICT)"
+    date: date = date(2025, 8, 28)
+    available: date | None = None  # None: same as date
+    modified: date | None = None  # None: same as available
+    indieners: tuple[str, ...] = ()
+    documentstatus: str = "Opgemaakt"
+    doc_type: str = "Kamerstuk"
+    hoofddocument: str | None = None
+    vergaderjaar: str = "2024-2025"
+    publication: str = "Kamerstuk"  # bijlagen are published under "Kamerstuk" too
+
+    def __post_init__(self) -> None:
+        first = re.escape(self.dossier.split(";")[0].strip())
+        match = re.fullmatch(rf"kst-{first}-(\w+)", self.identifier)
+        if self.ondernummer is None and match:
+            object.__setattr__(self, "ondernummer", match[1])
+        object.__setattr__(self, "available", self.available or self.date)
+        object.__setattr__(self, "modified", self.modified or self.available)
+        object.__setattr__(self, "indieners", tuple(self.indieners))
+
+    @property
+    def changed(self) -> date:
+        assert self.modified is not None  # set in __post_init__
+        return self.modified
+
+
+class CqlError(ValueError):
+    """The query uses CQL this fake does not understand (the real service: 1/22)."""
+
+
+Predicate = Callable[[FakeRecord], bool]
+
+
+class _Cql:
+    """Recursive descent over tokens: or := and (OR and)*; and := atom ((AND|NOT) atom)*."""
+
+    def __init__(self, query: str) -> None:
+        self.tokens, self.pos = _TOKEN.findall(query), 0
+
+    def parse(self) -> Predicate:
+        predicate = self._or()
+        if self.pos != len(self.tokens):
+            raise CqlError(f"unexpected {self.tokens[self.pos]!r}")
+        return predicate
+
+    def _take(self, *words: str) -> str | None:
+        word = self.tokens[self.pos].lower() if self.pos < len(self.tokens) else None
+        if word is None or (words and word not in words):
+            return None
+        self.pos += 1
+        return self.tokens[self.pos - 1]
+
+    def _or(self) -> Predicate:
+        parts = [self._and()]
+        while self._take("or"):
+            parts.append(self._and())
+        return lambda r: any(p(r) for p in parts)
+
+    def _and(self) -> Predicate:
+        parts, negated = [self._atom()], [False]
+        while op := self._take("and", "not"):  # CQL's NOT is binary: "A NOT B"
+            negated.append(op.lower() == "not")
+            parts.append(self._atom())
+        return lambda r: all(p(r) != neg for p, neg in zip(parts, negated, strict=True))
+
+    def _atom(self) -> Predicate:
+        if self._take("("):
+            inner = self._or()
+            if not self._take(")"):
+                raise CqlError("missing ')'")
+            return inner
+        token = self._take()
+        if token is None or token == ")":
+            raise CqlError("query ends early" if token is None else "unexpected ')'")
+        return _clause(token)
+
+
+def _clause(token: str) -> Predicate:
+    match = _CLAUSE.fullmatch(token)
+    if not match:
+        raise CqlError(f"not a search clause: {token!r}")
+    index, relation, value = match[1], match[2], match[3]
+    if index == "dt.modified":
+        return _date_clause(relation, value)
+    if relation not in ("==", "="):
+        raise CqlError(f"relation {relation} not supported on {index}")
+    if index == "c.product-area":
+        return lambda r: value == "officielepublicaties"
+    if index == "w.dossiernummer":
+        return lambda r: value.lower() in (d.strip().lower() for d in r.dossier.split(";"))
+    if index in _STRING_INDEXES:
+        return lambda r: (getattr(r, _STRING_INDEXES[index]) or "").lower() == value.lower()
+    raise CqlError(f"unsupported index {index}")
+
+
+def _date_clause(relation: str, value: str) -> Predicate:
+    try:
+        y, m, d = (int(p) for p in value.split("-"))
+        day = date(y, m, d)
+    except ValueError:
+        raise CqlError(f"bad date {value!r}") from None
+    # Written from the record's side: "modified >= day" is "day <= modified".
+    compare = {"==": day.__eq__, "=": day.__eq__, ">=": day.__le__, ">": day.__lt__}
+    compare |= {"<=": day.__ge__, "<": day.__gt__, "<>": day.__ne__}
+    return lambda r: bool(compare[relation](r.changed))
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return default if value is None else int(value)
+    except ValueError:
+        return -1
+
+
+def _el(parent: etree._Element, ns: str, tag: str, value: object = None, **attrib: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ns}}}{tag}", attrib)
+    if value is not None:
+        element.text = str(value)
+    return element
+
+
+def diagnostic_xml(code: str, message: str, details: str | None = None, *, bare: bool = True) -> bytes:
+    """A 2.0 diagnostic, bare (``<diagnostics>`` root) or inside a searchRetrieveResponse."""
+    root = etree.Element(f"{{{SRU}}}{'diagnostics' if bare else 'searchRetrieveResponse'}", nsmap=NSMAP)
+    if not bare:
+        _el(root, SRU, "version", "2.0")
+        _el(root, SRU, "numberOfRecords", 0)
+    holder = root if bare else _el(root, SRU, "diagnostics")
+    diag = _el(holder, DIAG, "diagnostic")
+    _el(diag, DIAG, "uri", f"info:srw/diagnostic/{code}")
+    if details:
+        _el(diag, DIAG, "details", details)
+    _el(diag, DIAG, "message", message)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _area(rec: FakeRecord) -> str:
+    """``kst/26643`` for formatted ids, ``blg/onopgemaakt`` for serial ones (ob-sru §3)."""
+    kind, first = rec.identifier.split("-", 1)[0], rec.dossier.split(";")[0].strip()
+    return f"{kind}/{first if rec.identifier.startswith(f'{kind}-{first}-') else 'onopgemaakt'}"
+
+
+def _frbr(rec: FakeRecord, manifestation: str, filename: str) -> str:
+    base = f"https://repository.overheid.nl/frbr/officielepublicaties/{_area(rec)}/{rec.identifier}/1"
+    return f"{base}/{manifestation}/{filename}"
+
+
+def _record_xml(parent: etree._Element, rec: FakeRecord, position: int) -> None:
+    record = _el(parent, SRU, "record")
+    _el(record, SRU, "recordSchema", "http://standaarden.overheid.nl/sru/")
+    _el(record, SRU, "recordPacking", "xml")
+    gzd = _el(_el(record, SRU, "recordData"), GZD, "gzd")
+    meta = _el(_el(gzd, GZD, "originalData"), OW, "meta")
+    blocks = {name: _el(meta, OW, name) for name in ("owmskern", "owmsmantel", "tpmeta")}
+    for block, ns, tag, value, attrib in _meta_fields(rec):
+        if value is not None:
+            _el(blocks[block], ns, tag, value, **attrib)
+    enriched = _el(gzd, GZD, "enrichedData")
+    _el(enriched, GZD, "url", _frbr(rec, "xml", f"{rec.identifier}.xml"))
+    _el(enriched, GZD, "preferredUrl", f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html")
+    for kind, name in [("html", rec.identifier + ".html"), ("metadata", "metadata.xml")]:
+        _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
+    for kind, name in [("pdf", rec.identifier + ".pdf"), ("xml", rec.identifier + ".xml")]:
+        _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
+    _el(enriched, GZD, "timestamp", f"{rec.changed.isoformat()}T10:00:05.123456+02:00")
+    _el(record, SRU, "recordPosition", position)
+
+
+def _meta_fields(rec: FakeRecord) -> list[tuple[str, str, str, object, dict[str, str]]]:
+    """(block, namespace, tag, value, attributes) in Sample A's order; None values are left out."""
+    title = f"{rec.dossier_title}; {rec.subtype}; {rec.document_title}" if rec.subtype else rec.document_title
+    page = f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html"
+    changed = f"{rec.changed.isoformat()}T10:00:00.1234567+02:00"  # 7 fractional digits, as recorded
+    kern, mantel, tp = "owmskern", "owmsmantel", "tpmeta"
+    return [
+        (kern, DC, "identifier", rec.identifier, {}),
+        (kern, DC, "title", title, {}),
+        (kern, DC, "language", "nl", {}),
+        (kern, DC, "type", rec.doc_type, {"scheme": "OVERHEIDop.Parlementair"}),
+        (kern, DC, "creator", "Tweede Kamer der Staten-Generaal", {"scheme": "OVERHEID.StatenGeneraal"}),
+        (kern, DC, "modified", rec.changed.isoformat(), {}),
+        (mantel, DC, "available", (rec.available or rec.date).isoformat(), {}),
+        (mantel, DC, "date", rec.date.isoformat(), {}),
+        (mantel, DC, "hasVersion", 1, {"resourceIdentifier": page}),
+        (mantel, DC, "issued", rec.date.isoformat(), {}),
+        (tp, C, "product-area", "officielepublicaties", {}),
+        (tp, C, "content-area", f"officielepublicaties/{_area(rec)}", {}),
+        (tp, OW, "documentstatus", rec.documentstatus, {}),
+        (tp, OW, "documenttitel", rec.document_title, {}),
+        (tp, OW, "dossiertitel", rec.dossier_title, {}),
+        *[(tp, OW, "indiener", name, {}) for name in rec.indieners],
+        (tp, OW, "hoofddocument", rec.hoofddocument, {}),
+        (tp, OW, "ondernummer", rec.ondernummer, {}),
+        (tp, OW, "organisatietype", "staten generaal", {"scheme": "OVERHEID.Organisatietype"}),
+        (tp, OW, "publicatienaam", rec.publication, {}),
+        (tp, OW, "vergaderjaar", rec.vergaderjaar, {}),
+        (tp, OW, "dossiernummer", rec.dossier, {}),
+        (tp, OW, "subrubriek", rec.subtype, {"scheme": "OVERHEIDop.KamerstukTypen"}),
+        (tp, CD, "datumTijdstipWijzigingWork", changed, {}),
+        (tp, CD, "datumTijdstipWijzigingExpression", changed, {}),
+    ]
+
+
+_DIAGNOSTIC_1_6 = diagnostic_xml("1/6", "Unsupported parameter value", "x-connection")  # as in issue S6
+# Faults answered with a fixed response: (status, content type, body, headers).
+_CANNED: dict[str, tuple[int, str, bytes, dict[str, str]]] = {
+    "diagnostic": (200, "application/xml", _DIAGNOSTIC_1_6, {}),
+    "500": (500, "text/html", b"<html><body>Internal Server Error</body></html>", {}),
+    "503": (503, "text/plain", b"Service Unavailable", {"Retry_After": "7"}),
+    "html": (200, "text/html; charset=utf-8", _HTML, {}),
+    "malformed": (200, "text/xml", _MALFORMED, {}),
+    "soft404": (302, "text/plain", b"", {"Location": "/fout404.html"}),  # then 200 on the error page
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # idle keep-alive connections end on their own
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        fake, url = self.server.fake, urlsplit(self.path)
+        if url.path.endswith("/fout404.html"):
+            return self.send(200, _HTML, "text/html; charset=utf-8")
+        if url.path != "/sru":
+            return self.send(404, b"not found", "text/plain")
+        mode = fake._take(url.query)
+        body = fake.respond({k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()})
+        if mode is None:
+            return self.send(200, body, fake.content_type)
+        if mode in _CANNED:
+            status, content_type, canned, headers = _CANNED[mode]
+            return self.send(status, canned, content_type, **headers)
+        getattr(self, "fault_" + mode)(body)
+
+    def send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.fake._count(len(body))
+
+    def fault_truncated(self, body: bytes) -> None:
+        # No Content-Length and Connection: close, so the cut looks like a complete body.
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.server.fake._count(len(body) // 2)
+
+    def fault_hang(self, body: bytes) -> None:
+        self.server.fake._stopping.wait(self.server.fake.hang_seconds)
+        self.send(200, body, self.server.fake.content_type)
+
+    def fault_reset(self, _: bytes) -> None:
+        # SO_LINGER 0 turns close() into a TCP RST, as reported for parallel requests.
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        for stream in (self.rfile, self.wfile, self.connection):
+            stream.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: SruServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out or were reset on purpose are expected; anything else is a bug.
+        if not isinstance(sys.exc_info()[1], OSError | ValueError):
+            super().handle_error(request, client_address)
+
+
+class SruServer:
+    """The fake service: ``with SruServer() as srv: srv.add_record(...); srv.base_url``."""
+
+    def __init__(
+        self, *, hang_seconds: float = 3.0, content_type: str = "application/xml; charset=UTF-8"
+    ) -> None:
+        self.hang_seconds = hang_seconds
+        self.content_type = content_type  # tests may set a wrong charset on purpose
+        self.requests: list[str] = []  # raw query strings of /sru requests, in order
+        self.bytes_sent = 0
+        self._records: dict[str, FakeRecord] = {}
+        self._faults: list[str] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd: _Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("SruServer is not started")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/sru"
+
+    @property
+    def queries(self) -> list[str]:
+        """The CQL ``query`` parameter of each request, in order."""
+        return [parse_qs(q).get("query", [""])[0] for q in list(self.requests)]
+
+    def start(self) -> SruServer:
+        self._stopping.clear()
+        httpd = self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        httpd.fake = self
+        # A short poll interval keeps stop() (and so each test's teardown) quick.
+        threading.Thread(target=httpd.serve_forever, args=(0.02,), name="fake-sru", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> SruServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def add_record(self, identifier: str, **fields: Any) -> FakeRecord:
+        """Add a record; ``fields`` are FakeRecord's (dossier, subtype, date, modified, ...)."""
+        rec = FakeRecord(identifier, **fields)
+        with self._lock:
+            if identifier in self._records:
+                raise ValueError(f"record {identifier} already exists")
+            self._records[identifier] = rec
+        return rec
+
+    def update_record(self, identifier: str, **changes: Any) -> FakeRecord:
+        with self._lock:
+            rec = self._records[identifier] = replace(self._records[identifier], **changes)
+        return rec
+
+    def remove_record(self, identifier: str) -> None:
+        with self._lock:
+            del self._records[identifier]
+
+    @property
+    def records(self) -> list[FakeRecord]:
+        with self._lock:
+            return list(self._records.values())
+
+    def fail_next(self, count: int = 1, mode: str = "500") -> None:
+        """Answer the next ``count`` /sru requests with the failure ``mode`` (see FAULT_MODES)."""
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {mode!r}; choose from {FAULT_MODES}")
+        with self._lock:
+            self._faults.extend([mode] * count)
+
+    def respond(self, params: dict[str, str]) -> bytes:
+        """The body for a searchRetrieve request: results or a diagnostic (always HTTP 200)."""
+        unknown = sorted(set(params) - _PARAMS)
+        if unknown:
+            return diagnostic_xml("1/8", "Unsupported Parameter", unknown[0], bare=False)
+        if params.get("operation", "searchRetrieve") != "searchRetrieve" or params.get("version") != "2.0":
+            return diagnostic_xml("1/5", "Unsupported version", params.get("version"), bare=False)
+        if "query" not in params:
+            return diagnostic_xml("1/7", "Mandatory parameter not supplied", "query", bare=False)
+        start, maximum = _int(params.get("startRecord"), 1), _int(params.get("maximumRecords"), 50)
+        if start < 1 or maximum < 0:
+            return diagnostic_xml("1/6", "Unsupported parameter value", "startRecord", bare=False)
+        try:
+            matches = self._search(params["query"])
+        except CqlError as exc:
+            return diagnostic_xml("1/22", "Query syntax error", str(exc), bare=False)
+        return self._results(matches, start, min(maximum, 5000), params["query"])
+
+    def _search(self, query: str) -> list[FakeRecord]:
+        where, *sort = re.split(r"\s+sortby\s+", query.strip(), maxsplit=1, flags=re.IGNORECASE)
+        if sort and sort[0].strip() not in _SORTS:
+            raise CqlError(f"unsupported sort {sort[0].strip()!r}")
+        predicate = _Cql(where).parse()
+        # Newest first; the real service always adds "identifier asc" as the tie-breaker.
+        return sorted(
+            (r for r in self.records if predicate(r)), key=lambda r: (-r.changed.toordinal(), r.identifier)
+        )
+
+    def _results(self, matches: list[FakeRecord], start: int, maximum: int, query: str) -> bytes:
+        root = etree.Element(f"{{{SRU}}}searchRetrieveResponse", nsmap=NSMAP)
+        _el(root, SRU, "version", "2.0")
+        _el(root, SRU, "numberOfRecords", len(matches))
+        page = matches[start - 1 : start - 1 + maximum]
+        if page:
+            records = _el(root, SRU, "records")
+            for offset, rec in enumerate(page):
+                _record_xml(records, rec, start + offset)
+        if start - 1 + len(page) < len(matches):
+            _el(root, SRU, "nextRecordPosition", start + len(page))
+        echo = _el(root, SRU, "echoedSearchRetrieveRequest")
+        for tag, value in [("query", query), ("startRecord", start), ("maximumRecords", maximum)]:
+            _el(echo, SRU, tag, value)
+        _el(echo, SRU, "recordXMLEscaping", "xml")
+        _el(echo, SRU, "recordSchema", "http://standaarden.overheid.nl/sru/")
+        _el(root, SRU, "resultCountPrecision", "info:srw/vocabulary/resultCountPrecision/1/estimate")
+        return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+    def _take(self, query_string: str) -> str | None:
+        with self._lock:
+            self.requests.append(query_string)
+            return self._faults.pop(0) if self._faults else None
+
+    def _count(self, size: int) -> None:
+        with self._lock:
+            self.bytes_sent += size
