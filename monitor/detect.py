@@ -76,7 +76,7 @@ class Matcher:
         for d in dossiers:
             for w in self.by_dossier.get(d, ()):
                 if w.name not in found and (only is None or w is only) and w.kind_matches(row.get("kind")):
-                    found[w.name] = (w, f"you follow dossier {d}")
+                    found[w.name] = (w, f"u volgt dossier {d}")
         if self.keyword_watches:
             text = " ".join(str(row.get(k) or "") for k in ("subject", "title", "dossier_title")).lower()
             for w, words in self.keyword_watches:
@@ -84,7 +84,7 @@ class Matcher:
                     continue
                 hit = next((k for k in words if k in text), None)
                 if hit:
-                    found[w.name] = (w, f"matches your keyword '{hit}'")
+                    found[w.name] = (w, f"bevat uw trefwoord '{hit}'")
         return list(found.values())
 
 

@@ -191,7 +191,7 @@ class Alert:
 
     event: str
     letters: tuple[Letter, ...] = ()
-    reasons: tuple[str, ...] = ()  # e.g. "you follow dossier 26643"
+    reasons: tuple[str, ...] = ()  # e.g. "u volgt dossier 26643"
     watches: tuple[str, ...] = ()
     text: str | None = None
     delivery_id: int | None = None  # outbox row id: stable Message-ID across resends

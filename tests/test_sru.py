@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +11,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from lxml import etree
 
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
 from monitor.models import DossierRef, SruRecord
@@ -49,9 +51,7 @@ def one_record(meta: str, enriched: str = "") -> bytes:
 def test_recorded_sample_a_record_is_parsed() -> None:
     page = parse_response(fixture("sample_a.xml"))
     record = page.records[0]
-    mock = (
-        "http://__MOCK_SERVICE__/repository.overheid.nl/frbr/officielepublicaties/kst/32545/kst-32545-143/1"
-    )
+    mock = "http://__MOCK_SERVICE__/repository.overheid.nl/frbr/officielepublicaties/kst/32545/kst-32545-143/1"
     assert record == SruRecord(
         identifier="kst-32545-143",
         dossiers=(DossierRef(32545),),
@@ -120,9 +120,7 @@ def test_diagnostic_message_is_one_line_and_bounded() -> None:
         b"<uri>info:srw/diagnostic/1/60</uri><message>Result set not\n created:  too many matching records"
         b"</message><details>" + b"x" * 2000 + b"</details></diagnostic></diagnostics>"
     )
-    with pytest.raises(
-        SourceError, match=r"1/60: Result set not created: too many matching records"
-    ) as caught:
+    with pytest.raises(SourceError, match=r"1/60: Result set not created: too many matching records") as caught:
         parse_response(body, source="ob")
     assert str(caught.value).startswith("ob: SRU diagnostic 1/60")
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 320
@@ -178,9 +176,7 @@ def test_letter_in_dossier_26643_is_parsed() -> None:
         "Kamerstuk",
         "Kamerstuk",
     )
-    assert letter.document_title is not None and letter.document_title.startswith(
-        "Plan van aanpak aangenomen"
-    )
+    assert letter.document_title is not None and letter.document_title.startswith("Plan van aanpak aangenomen")
     assert (letter.date, letter.available, letter.modified) == (
         date(2025, 8, 28),
         date(2025, 8, 28),
@@ -231,6 +227,16 @@ def test_reprint_is_recognised_by_its_id_suffix_alone() -> None:
     meta = "<ow:owmskern><dcterms:identifier>kst-26643-1336-h2</dcterms:identifier></ow:owmskern>"
     (record,) = parse_response(one_record(meta)).records
     assert record.is_reprint
+
+
+def test_bijlage_title_is_not_split_into_segments() -> None:
+    meta = (
+        "<ow:owmskern><dcterms:identifier>blg-1</dcterms:identifier>"
+        "<dcterms:title>Rapport; deel 1; bijlagen</dcterms:title>"
+        '<dcterms:type scheme="OVERHEIDop.Parlementair">Bijlage</dcterms:type></ow:owmskern>'
+    )
+    (record,) = parse_response(one_record(meta)).records
+    assert (record.subtype, record.document_title, record.full_title) == (None, None, "Rapport; deel 1; bijlagen")
 
 
 def test_title_split_survives_a_semicolon_in_the_dossier_title() -> None:
@@ -420,11 +426,28 @@ def test_fake_server_output_round_trips_through_the_parser(server: SruServer, ht
     )
 
 
+def element_paths(xml: bytes) -> set[str]:
+    """Namespace-qualified paths of every element, the way a strict consumer would see them."""
+    root = etree.fromstring(xml)
+    tree = root.getroottree()
+    return {re.sub(r"\[\d+\]", "", tree.getelementpath(e)) for e in root.iter() if isinstance(e.tag, str)}
+
+
+def test_fake_server_answers_in_the_shape_of_sample_a(server: SruServer, http: httpx.Client) -> None:
+    server.add_record("kst-26643-1384", indieners=("F.Z. Szabó",))
+    response = http.get(
+        server.base_url,
+        params={"operation": "searchRetrieve", "version": "2.0", "query": "c.product-area==officielepublicaties"},
+    )
+    generated, recorded = element_paths(response.content), element_paths(fixture("sample_a.xml"))
+    assert generated <= recorded, sorted(generated - recorded)
+    assert [p.rsplit("}", 1)[1] for p in recorded - generated] == ["subject"]  # no taxonomy in the fake
+    assert response.content.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+
+
 def test_bytes_are_parsed_not_text(server: SruServer, http: httpx.Client) -> None:
     server.content_type = "text/xml; charset=ISO-8859-1"  # wrong: the body is UTF-8
-    server.add_record(
-        "kst-32545-143", dossier="32545", dossier_title="Wet- en regelgeving financiële markten"
-    )
+    server.add_record("kst-32545-143", dossier="32545", dossier_title="Wet- en regelgeving financiële markten")
     (record,) = sru_client(server, http).fetch_page(build_query([DossierRef(32545)], None)).records
     assert record.dossier_title == "Wet- en regelgeving financiële markten"
 
@@ -432,9 +455,7 @@ def test_bytes_are_parsed_not_text(server: SruServer, http: httpx.Client) -> Non
 def test_record_updates_and_removals_are_served(server: SruServer, http: httpx.Client) -> None:
     server.add_record("kst-26643-1384", modified=date(2025, 8, 29))
     server.add_record("kst-26643-1385", modified=date(2025, 8, 30))
-    server.update_record(
-        "kst-26643-1384", modified=date(2025, 9, 5), documentstatus="Opgemaakt na onopgemaakt"
-    )
+    server.update_record("kst-26643-1384", modified=date(2025, 9, 5), documentstatus="Opgemaakt na onopgemaakt")
     server.remove_record("kst-26643-1385")
     (record,) = sru_client(server, http).fetch_page(build_query([], date(2025, 8, 1))).records
     assert (record.identifier, record.modified, record.documentstatus) == (
@@ -445,9 +466,7 @@ def test_record_updates_and_removals_are_served(server: SruServer, http: httpx.C
 
 
 def test_unsupported_cql_is_a_diagnostic_error(server: SruServer, http: httpx.Client) -> None:
-    with pytest.raises(
-        SourceError, match=r"^ob-sru: SRU diagnostic 1/22: Query syntax error \(unsupported index"
-    ):
+    with pytest.raises(SourceError, match=r"^ob-sru: SRU diagnostic 1/22: Query syntax error \(unsupported index"):
         sru_client(server, http).fetch_page("dt.onbekend==1")
 
 
@@ -495,9 +514,7 @@ def test_connection_reset_is_reported(server: SruServer, http: httpx.Client) -> 
 
 def test_hanging_server_times_out(server: SruServer, http: httpx.Client) -> None:
     server.fail_next(1, "hang")
-    with pytest.raises(
-        SourceError, match=r"^ob-sru: timed out \(ReadTimeout\) fetching http://127\.0\.0\.1:\d+/sru$"
-    ):
+    with pytest.raises(SourceError, match=r"^ob-sru: timed out \(ReadTimeout\) fetching http://127\.0\.0\.1:\d+/sru$"):
         sru_client(server, http).fetch_page(build_query([], None))
 
 

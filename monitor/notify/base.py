@@ -3,8 +3,8 @@
 A channel turns an :class:`~monitor.models.Alert` into one message on its medium and
 either returns (accepted by the far end) or raises :class:`DeliveryError`.  Whether to
 retry is the outbox's business, decided from ``permanent`` and ``retry_after`` only;
-``detail`` keeps the exact reply (SMTP code and text, Slack status and body) for the
-operator.  Secrets never appear in messages.
+the message carries the exact reply (SMTP code and text, Slack status and body) for
+the operator.  Secrets never appear in messages.
 """
 
 from __future__ import annotations

@@ -177,7 +177,9 @@ def _parse_record(element: etree._Element) -> SruRecord | None:
         return None
     full_title = meta.first("title", prefer="owmskern")
     dossier_title = meta.first("dossiertitel")
-    segments = _title_segments(full_title, dossier_title)
+    doc_type = _typed(meta, "Parlementair")
+    # A bijlage's title is its own free text, not "dossiertitel; soort; documenttitel".
+    segments = _title_segments(full_title if doc_type != "Bijlage" else None, dossier_title)
     document_title = meta.first("documenttitel") or segments[2]
     links = _links(meta.enriched)
     return SruRecord(
@@ -189,7 +191,7 @@ def _parse_record(element: etree._Element) -> SruRecord | None:
         document_title=document_title,
         full_title=full_title,
         dossier_title=dossier_title or segments[0],
-        doc_type=_typed(meta, "Parlementair"),
+        doc_type=doc_type,
         publication=meta.first("publicatienaam"),
         documentstatus=meta.first("documentstatus"),
         date=_day(meta.first("date", prefer="owmsmantel")) or _day(meta.first("issued", prefer="owmsmantel")),
@@ -370,7 +372,11 @@ class SruClient:
         return parse_response(result.content, self.source)
 
     def search(self, query: str, *, max_pages: int = 20) -> Iterator[SruPage]:
-        """Pages in order until no ``nextRecordPosition`` is given or ``max_pages`` is reached."""
+        """Pages in order until no ``nextRecordPosition`` is given or ``max_pages`` is reached.
+
+        After ``max_pages`` the last page's ``next_position`` is still set: that is how a
+        caller tells a cut-off result from a complete one.
+        """
         start = 1
         for _ in range(max_pages):
             page = self.fetch_page(query, start)

@@ -127,12 +127,12 @@ def counts(conn: Connection) -> dict[str, dict[str, int]]:
     """channel → {pending, retrying, sending, sent, failed} counts."""
     out: dict[str, dict[str, int]] = {}
     rows = conn.execute(
-        select(outbox.c.channel, outbox.c.status, outbox.c.attempts > 0, func.count()).group_by(
-            outbox.c.channel, outbox.c.status, outbox.c.attempts > 0
+        select(outbox.c.channel, outbox.c.status, outbox.c.attempts, func.count()).group_by(
+            outbox.c.channel, outbox.c.status, outbox.c.attempts
         )
     )
-    for channel, status, tried, n in rows:
-        key = "retrying" if status == "pending" and tried else status
+    for channel, status, attempts, n in rows:
+        key = "retrying" if status == "pending" and attempts else status
         bucket = out.setdefault(channel, {"pending": 0, "retrying": 0, "sending": 0, "sent": 0, "failed": 0})
         bucket[key] = bucket.get(key, 0) + n
     return out

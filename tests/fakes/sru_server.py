@@ -36,14 +36,13 @@ NSMAP = {
     "c": "http://standaarden.overheid.nl/collectie/",
 }
 OW, DC, CD, SRU, GZD, DIAG, _, C = NSMAP.values()
+Day = date  # FakeRecord has a field called "date"
 FAULT_MODES = ("diagnostic", "500", "503", "html", "malformed", "truncated", "soft404", "hang", "reset")
 # Parameters KOOP's front-end accepts under 2.0; others get diagnostic 1/8 (ob-sru §1.2).
 _PARAMS = {"operation", "version", "query", "startRecord", "maximumRecords", "recordSchema", "sortKeys"}
 _PARAMS |= {"recordXMLEscaping", "httpAccept", "resultSetTTL", "x-connection"}
 _STRING_INDEXES = {"dt.identifier": "identifier", "dt.type": "doc_type", "w.publicatienaam": "publication"}
-_STRING_INDEXES |= {
-    f"w.{name}": name for name in ("documentstatus", "ondernummer", "vergaderjaar", "hoofddocument")
-}
+_STRING_INDEXES |= {f"w.{name}": name for name in ("documentstatus", "ondernummer", "vergaderjaar", "hoofddocument")}
 _SORTS = ("dt.modified/sort.descending", "dt.modified/descending")
 _TOKEN = re.compile(r'\s*(\(|\)|[^\s()"]+"[^"]*"|[^\s()]+)')
 _CLAUSE = re.compile(r'([A-Za-z][\w.\-]*)(==|>=|<=|<>|=|>|<)"?([^"]*)"?')
@@ -61,9 +60,9 @@ class FakeRecord:
     subtype: str | None = "Brief regering"  # None for bijlagen: no subrubriek, plain title
     document_title: str = "Verzamelbrief digitalisering"
     dossier_title: str = "Informatie- en communicatietechnologie (ICT)"
-    date: date = date(2025, 8, 28)
-    available: date | None = None  # None: same as date
-    modified: date | None = None  # None: same as available
+    date: Day = Day(2025, 8, 28)
+    available: Day | None = None  # None: same as date
+    modified: Day | None = None  # None: same as available
     indieners: tuple[str, ...] = ()
     documentstatus: str = "Opgemaakt"
     doc_type: str = "Kamerstuk"
@@ -81,7 +80,7 @@ class FakeRecord:
         object.__setattr__(self, "indieners", tuple(self.indieners))
 
     @property
-    def changed(self) -> date:
+    def changed(self) -> Day:
         assert self.modified is not None  # set in __post_init__
         return self.modified
 
@@ -97,7 +96,8 @@ class _Cql:
     """Recursive descent over tokens: or := and (OR and)*; and := atom ((AND|NOT) atom)*."""
 
     def __init__(self, query: str) -> None:
-        self.tokens, self.pos = _TOKEN.findall(query), 0
+        self.tokens: list[str] = _TOKEN.findall(query)
+        self.pos = 0
 
     def parse(self) -> Predicate:
         predicate = self._or()
@@ -182,18 +182,27 @@ def _el(parent: etree._Element, ns: str, tag: str, value: object = None, **attri
 
 
 def diagnostic_xml(code: str, message: str, details: str | None = None, *, bare: bool = True) -> bytes:
-    """A 2.0 diagnostic, bare (``<diagnostics>`` root) or inside a searchRetrieveResponse."""
-    root = etree.Element(f"{{{SRU}}}{'diagnostics' if bare else 'searchRetrieveResponse'}", nsmap=NSMAP)
-    if not bare:
+    """A 2.0 diagnostic: a bare ``<diagnostics>`` root with default namespaces, as KOOP's code
+    writes it (ob-sru §2.6), or ``sru:diagnostics`` inside a searchRetrieveResponse."""
+    if bare:
+        holder = root = etree.Element(f"{{{SRU}}}diagnostics", nsmap={None: SRU})
+        diag = etree.SubElement(holder, f"{{{DIAG}}}diagnostic", nsmap={None: DIAG})
+    else:
+        root = etree.Element(f"{{{SRU}}}searchRetrieveResponse", nsmap=NSMAP)
         _el(root, SRU, "version", "2.0")
         _el(root, SRU, "numberOfRecords", 0)
-    holder = root if bare else _el(root, SRU, "diagnostics")
-    diag = _el(holder, DIAG, "diagnostic")
+        diag = _el(_el(root, SRU, "diagnostics"), DIAG, "diagnostic")
     _el(diag, DIAG, "uri", f"info:srw/diagnostic/{code}")
     if details:
         _el(diag, DIAG, "details", details)
     _el(diag, DIAG, "message", message)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    return _serialize(root)
+
+
+def _serialize(root: etree._Element) -> bytes:
+    # Sample A's declaration (double quotes) and indentation.
+    body = etree.tostring(root, encoding="UTF-8", xml_declaration=False, pretty_print=True)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
 def _area(rec: FakeRecord) -> str:
@@ -343,9 +352,7 @@ class _Server(ThreadingHTTPServer):
 class SruServer:
     """The fake service: ``with SruServer() as srv: srv.add_record(...); srv.base_url``."""
 
-    def __init__(
-        self, *, hang_seconds: float = 3.0, content_type: str = "application/xml; charset=UTF-8"
-    ) -> None:
+    def __init__(self, *, hang_seconds: float = 3.0, content_type: str = "application/xml; charset=UTF-8") -> None:
         self.hang_seconds = hang_seconds
         self.content_type = content_type  # tests may set a wrong charset on purpose
         self.requests: list[str] = []  # raw query strings of /sru requests, in order
@@ -442,9 +449,7 @@ class SruServer:
             raise CqlError(f"unsupported sort {sort[0].strip()!r}")
         predicate = _Cql(where).parse()
         # Newest first; the real service always adds "identifier asc" as the tie-breaker.
-        return sorted(
-            (r for r in self.records if predicate(r)), key=lambda r: (-r.changed.toordinal(), r.identifier)
-        )
+        return sorted((r for r in self.records if predicate(r)), key=lambda r: (-r.changed.toordinal(), r.identifier))
 
     def _results(self, matches: list[FakeRecord], start: int, maximum: int, query: str) -> bytes:
         root = etree.Element(f"{{{SRU}}}searchRetrieveResponse", nsmap=NSMAP)
@@ -463,7 +468,7 @@ class SruServer:
         _el(echo, SRU, "recordXMLEscaping", "xml")
         _el(echo, SRU, "recordSchema", "http://standaarden.overheid.nl/sru/")
         _el(root, SRU, "resultCountPrecision", "info:srw/vocabulary/resultCountPrecision/1/estimate")
-        return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+        return _serialize(root)
 
     def _take(self, query_string: str) -> str | None:
         with self._lock:

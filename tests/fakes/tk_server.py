@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import sys
 import threading
 import time
 from bisect import bisect_right
@@ -54,12 +55,6 @@ class _Entry:
     deleted: bool = False
 
 
-@dataclass
-class _Doc:
-    content: bytes
-    content_type: str
-
-
 class TkFeedServer:
     """Fake SyncFeed.  ``with TkFeedServer(first_token=30_000_000) as tk: tk.base_url ...``"""
 
@@ -82,18 +77,17 @@ class TkFeedServer:
         self._clock = start_time
         self._entries: list[_Entry] = []
         self._latest: dict[str, _Entry] = {}
-        self._files: dict[str, _Doc] = {}
+        self._files: dict[str, tuple[bytes, str]] = {}  # guid -> (content, content type)
         self._faults: list[str] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> TkFeedServer:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.owner = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.owner = self
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -136,9 +130,7 @@ class TkFeedServer:
             return self._entries[-1].token if self._entries else None
 
     def add_dossier(self, guid: str, nummer: int, titel: str, toevoeging: str | None = None) -> int:
-        return self._append(
-            "kamerstukdossier", guid, {"nummer": nummer, "titel": titel, "toevoeging": toevoeging}
-        )
+        return self._append("kamerstukdossier", guid, {"nummer": nummer, "titel": titel, "toevoeging": toevoeging})
 
     def add_zaak(self, guid: str, nummer: str, soort: str, onderwerp: str, dossier_guids: Any = ()) -> int:
         state = dict(nummer=nummer, soort=soort, onderwerp=onderwerp, kamerstukdossier=list(dossier_guids))
@@ -160,21 +152,18 @@ class TkFeedServer:
         content: bytes = b"%PDF-1.4\n%fake\n",
         content_type: str = "application/pdf",
     ) -> int:
-        state = dict(
-            soort=soort, documentNummer=nummer, onderwerp=onderwerp, titel=titel, datum=_datum(datum)
-        )
+        state = dict(soort=soort, documentNummer=nummer, onderwerp=onderwerp, titel=titel, datum=_datum(datum))
         state.update(vergaderjaar=vergaderjaar, volgnummer=volgnummer, kamerstukdossier=list(dossier_guids))
         state.update(zaak=list(zaak_guids), bronDocument=[bron_document_guid] if bron_document_guid else [])
         with self._lock:
-            self._files[guid] = _Doc(content, content_type)
+            self._files[guid] = (content, content_type)
             return self._append("document", guid, state)
 
     def update_document(self, guid: str, **changes: Any) -> int:
         """Append a new version carrying the full current state plus ``changes``."""
         with self._lock:
-            prev, doc = self._latest[guid], self._files[guid]
-            doc.content = changes.pop("content", doc.content)
-            doc.content_type = changes.pop("content_type", doc.content_type)
+            prev, (content, ctype) = self._latest[guid], self._files[guid]
+            self._files[guid] = (changes.pop("content", content), changes.pop("content_type", ctype))
             if "datum" in changes:
                 changes["datum"] = _datum(changes["datum"])
             if "bron_document_guid" in changes:
@@ -192,6 +181,8 @@ class TkFeedServer:
     def fail_next(self, count: int, mode: str) -> None:
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}")
+        if mode == "gzipbomb":
+            _gzip_bomb()  # build it now (~0.5 s), not while a client's read timeout runs
         with self._lock:
             self._faults.extend([mode] * count)
 
@@ -205,9 +196,9 @@ class TkFeedServer:
         if e.deleted:
             return el
         if e.term == "document":
-            doc = self._files[e.guid]
-            el.set(f"{{{TK}}}contentType", doc.content_type)
-            el.set(f"{{{TK}}}contentLength", str(len(doc.content)))
+            content, ctype = self._files[e.guid]
+            el.set(f"{{{TK}}}contentType", ctype)
+            el.set(f"{{{TK}}}contentLength", str(len(content)))
         for key, value in e.state.items():
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(value, list):
@@ -249,12 +240,18 @@ class TkFeedServer:
         return etree.tostring(feed, xml_declaration=True, encoding="utf-8")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: TkFeedServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # resets by clients that stopped reading
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-
-    @property
-    def server_owner(self) -> TkFeedServer:
-        return self.server.owner  # type: ignore[attr-defined,no-any-return]
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
@@ -275,49 +272,48 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client stopped reading (probes, size limits): expected
             self.close_connection = True
             return False
-        with self.server_owner._lock:
-            self.server_owner.bytes_sent += len(data)
+        with self.server.owner._lock:
+            self.server.owner.bytes_sent += len(data)
         return True
 
     def do_GET(self) -> None:
-        tk = self.server_owner
+        tk = self.server.owner
         with tk._lock:
             tk.requests.append(self.path)
             fault = tk._faults.pop(0) if tk._faults else None
-        if fault:
-            return self._fault(fault)
+        code, body, ctype = self._route(tk)
+        if fault is None:
+            self._send(code, body, ctype)
+        elif fault in _SIMPLE_FAULTS:
+            code, ctype, body = _SIMPLE_FAULTS[fault]
+            self._send(code, body, ctype, **({"Retry_After": "7"} if fault == "503" else {}))
+        elif fault == "truncated":  # a complete response whose XML stops mid-element
+            self._send(200, body[: len(body) * 2 // 3], ctype)
+        elif fault == "hang":
+            tk._stopping.wait(tk.hang_seconds)
+            self._send(code, body, ctype)
+        elif fault == "drop":  # promise more than is sent, then hang up
+            self._send(200, body[: len(body) // 2], ctype, length=str(len(body) + 100_000))
+            self.close_connection = True
+        elif fault == "gzipbomb":
+            self._send(200, _gzip_bomb(), Content_Encoding="gzip")
+        elif fault == "endless":
+            self._endless()
+
+    def _route(self, tk: TkFeedServer) -> tuple[int, bytes, str]:
         url = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if url.path == f"{PREFIX}/Feed":
             token = int(query.get("skiptoken", "0") or 0)
-            return self._send(200, tk.feed_xml(query.get("category", ""), token))
+            return 200, tk.feed_xml(query.get("category", ""), token), "application/atom+xml"
         kind, _, guid = url.path.removeprefix(PREFIX + "/").partition("/")
         with tk._lock:
             entry, doc = tk._latest.get(guid), tk._files.get(guid)
         if kind == "Entiteiten" and entry is not None:
-            return self._send(200, etree.tostring(tk._entry(entry), xml_declaration=True, encoding="utf-8"))
+            return 200, etree.tostring(tk._entry(entry), xml_declaration=True, encoding="utf-8"), "application/xml"
         if kind == "Resources" and doc is not None:
-            return self._send(200, doc.content, doc.content_type)
-        self._send(404, b"<Error><Message>Not found</Message></Error>", "application/xml")
-
-    def _fault(self, mode: str) -> None:
-        tk = self.server_owner
-        sample = tk.feed_xml("Document", 0) if mode in ("truncated", "drop") else b""
-        if mode in _SIMPLE_FAULTS:
-            code, ctype, body = _SIMPLE_FAULTS[mode]
-            self._send(code, body, ctype, **({"Retry_After": "7"} if mode == "503" else {}))
-        elif mode == "truncated":  # a complete response whose XML stops mid-element
-            self._send(200, sample[: len(sample) * 2 // 3] if len(sample) > 300 else sample[:-9])
-        elif mode == "hang":
-            tk._stopping.wait(tk.hang_seconds)
-            self._send(200, tk.feed_xml("Document", 0))
-        elif mode == "drop":  # promise more than is sent, then hang up
-            self._send(200, sample[:200], length=str(len(sample) + 100_000))
-            self.close_connection = True
-        elif mode == "gzipbomb":
-            self._send(200, _gzip_bomb(), Content_Encoding="gzip")
-        elif mode == "endless":
-            self._endless()
+            return 200, *doc
+        return 404, b"<Error><Message>Not found</Message></Error>", "application/xml"
 
     def _endless(self) -> None:
         self.send_response(200)
@@ -329,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
         head = f'<?xml version="1.0"?><feed xmlns="{ATOM}">'.encode()
         self._write(b"%x\r\n%s\r\n" % (len(head), head))
         sent, deadline = 0, time.monotonic() + 60
-        while sent < self.server_owner.endless_limit and time.monotonic() < deadline:
+        while sent < self.server.owner.endless_limit and time.monotonic() < deadline:
             if not self._write(frame):
                 return
             sent += len(chunk)
@@ -353,4 +349,4 @@ def _datum(day: date | str) -> str:
 def _gzip_bomb() -> bytes:
     """~100 KB of gzip that inflates to 101 MB; built once per process."""
     head = f'<?xml version="1.0"?><feed xmlns="{ATOM}">'.encode()
-    return gzip.compress(head + b" " * (101 * 1024 * 1024), compresslevel=9)
+    return gzip.compress(head + b" " * (101 * 1024 * 1024), compresslevel=6)
