@@ -101,10 +101,12 @@ class Fetcher:
         host = urlsplit(url).netloc
         with self._lock:
             last = self._last_request.get(host)
-            wait = 0.0 if last is None else self.settings.pause_seconds - (time.monotonic() - last)
-            if wait > 0:
-                time.sleep(wait)
-            self._last_request[host] = time.monotonic()
+            now = time.monotonic()
+            wait = 0.0 if last is None else max(0.0, self.settings.pause_seconds - (now - last))
+            # Reserve this host's next slot before sleeping, so other hosts are not held up.
+            self._last_request[host] = now + wait
+        if wait > 0:
+            time.sleep(wait)
 
     def get(
         self,

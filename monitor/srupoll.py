@@ -62,12 +62,17 @@ def poll(ctx: Context) -> SruPollResult:
     query = build_query(dossiers, since, max_dossier_clauses=cfg.max_dossier_clauses)
     wanted = set(dossiers)
     keep_all = any(w.keywords for w in ctx.settings.watches) or not scoped
+    complete = True
     for page in client.search(query, max_pages=cfg.max_pages_per_poll):
         result.requests += 1
         records = [r for r in page.records if keep_all or wanted.intersection(r.dossiers)]
         _record(ctx, records, result, silent=False)
-    with ctx.engine.begin() as conn:
-        ops.set_cursor(conn, "sru:since", today.isoformat(), ctx.now())
+        complete = page.next_position is None
+    if complete:  # a window cut off by the page limit is asked again, whole, next poll
+        with ctx.engine.begin() as conn:
+            ops.set_cursor(conn, "sru:since", today.isoformat(), ctx.now())
+    else:
+        logger.info("sru: page limit reached; the same window is asked again next poll")
     return result
 
 

@@ -277,7 +277,7 @@ _DIAGNOSTIC_1_6 = diagnostic_xml("1/6", "Unsupported parameter value", "x-connec
 _CANNED: dict[str, tuple[int, str, bytes, dict[str, str]]] = {
     "diagnostic": (200, "application/xml", _DIAGNOSTIC_1_6, {}),
     "500": (500, "text/html", b"<html><body>Internal Server Error</body></html>", {}),
-    "503": (503, "text/plain", b"Service Unavailable", {"Retry_After": "7"}),
+    "503": (503, "text/plain", b"Service Unavailable", {"Retry-After": "7"}),
     "html": (200, "text/html; charset=utf-8", _HTML, {}),
     "malformed": (200, "text/xml", _MALFORMED, {}),
     "soft404": (302, "text/plain", b"", {"Location": "/fout404.html"}),  # then 200 on the error page
@@ -304,15 +304,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self.send(200, body, fake.content_type)
         if mode in _CANNED:
             status, content_type, canned, headers = _CANNED[mode]
-            return self.send(status, canned, content_type, **headers)
+            return self.send(status, canned, content_type, headers)
         getattr(self, "fault_" + mode)(body)
 
-    def send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+    def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
         self.server.fake._count(len(body))

@@ -83,7 +83,6 @@ class TkFeedServer:
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
 
-    # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> TkFeedServer:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
@@ -108,7 +107,6 @@ class TkFeedServer:
         assert self._httpd is not None, "server not started"
         return f"http://127.0.0.1:{self._httpd.server_address[1]}{PREFIX}"
 
-    # --- data ---------------------------------------------------------------------------
     def _append(self, term: str, guid: str, state: dict[str, Any], deleted: bool = False) -> int:
         with self._lock:
             token = self._next_token
@@ -152,7 +150,9 @@ class TkFeedServer:
         content: bytes = b"%PDF-1.4\n%fake\n",
         content_type: str = "application/pdf",
     ) -> int:
-        state = dict(soort=soort, documentNummer=nummer, onderwerp=onderwerp, titel=titel, datum=_datum(datum))
+        state: dict[str, Any] = dict(
+            soort=soort, documentNummer=nummer, onderwerp=onderwerp, titel=titel, datum=_datum(datum)
+        )
         state.update(vergaderjaar=vergaderjaar, volgnummer=volgnummer, kamerstukdossier=list(dossier_guids))
         state.update(zaak=list(zaak_guids), bronDocument=[bron_document_guid] if bron_document_guid else [])
         with self._lock:
@@ -186,7 +186,6 @@ class TkFeedServer:
         with self._lock:
             self._faults.extend([mode] * count)
 
-    # --- XML ----------------------------------------------------------------------------
     def _entity(self, e: _Entry) -> etree._Element:
         el = etree.Element(f"{{{TK}}}{e.term}", nsmap={None: TK, "tk": TK})
         el.set("id", e.guid)
@@ -200,11 +199,10 @@ class TkFeedServer:
             el.set(f"{{{TK}}}contentType", ctype)
             el.set(f"{{{TK}}}contentLength", str(len(content)))
         for key, value in e.state.items():
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(value, list):
-                    etree.SubElement(el, f"{{{TK}}}{key}", ref=str(item))
-                elif item is not None:
-                    etree.SubElement(el, f"{{{TK}}}{key}").text = str(item)
+            for ref in value if isinstance(value, list) else ():  # relations: <zaak ref="..."/>
+                etree.SubElement(el, f"{{{TK}}}{key}", ref=str(ref))
+            if value is not None and not isinstance(value, list):
+                etree.SubElement(el, f"{{{TK}}}{key}").text = str(value)
         return el
 
     def _feed_href(self, category: str, token: int) -> str:
@@ -316,19 +314,17 @@ class _Handler(BaseHTTPRequestHandler):
         return 404, b"<Error><Message>Not found</Message></Error>", "application/xml"
 
     def _endless(self) -> None:
+        """A chunked feed of comments that stops only at ``endless_limit`` bytes or after 60 s."""
         self.send_response(200)
         self.send_header("Content-Type", "application/atom+xml")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        chunk = b"<!-- " + b"x" * 65_000 + b" -->\n"
-        frame = b"%x\r\n%s\r\n" % (len(chunk), chunk)
-        head = f'<?xml version="1.0"?><feed xmlns="{ATOM}">'.encode()
-        self._write(b"%x\r\n%s\r\n" % (len(head), head))
+        chunk = f'<?xml version="1.0"?><feed xmlns="{ATOM}"><!-- {"x" * 65_000} -->'.encode()
         sent, deadline = 0, time.monotonic() + 60
         while sent < self.server.owner.endless_limit and time.monotonic() < deadline:
-            if not self._write(frame):
+            if not self._write(b"%x\r\n%s\r\n" % (len(chunk), chunk)):
                 return
-            sent += len(chunk)
+            sent, chunk = sent + len(chunk), b"<!-- " + b"x" * 65_000 + b" -->\n"
         self._write(b"0\r\n\r\n")
 
 
