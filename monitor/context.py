@@ -31,6 +31,25 @@ def channel_targets(channel: ChannelConfig) -> tuple[str, ...]:
     return ("",)
 
 
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` ("host:pid") is a process on this host that no longer runs.
+
+    Leases of owners on other hosts, or of live processes, are left to expire.
+    """
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 

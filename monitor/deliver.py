@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .context import Context
+from .context import Context, owner_is_dead
 from .models import Alert
 from .notify.base import Channel, DeliveryError
 from .store import letters as letter_store
@@ -50,6 +50,10 @@ class Deliverer:
 
     def drain(self, max_rounds: int = 50) -> DrainResult:
         result = DrainResult()
+        with self.ctx.engine.begin() as conn:
+            released = outbox_store.release_owners(conn, owner_is_dead)
+        if released:
+            logger.info("re-queued %d deliveries left in flight by a process that died", released)
         for _ in range(max_rounds):
             with self.ctx.engine.begin() as conn:
                 claimed = outbox_store.claim(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import operator, srupoll, tkpoll
-from .context import Context
+from .context import Context, owner_is_dead
 from .deliver import Deliverer, DrainResult
 from .detect import NewMatch, baseline
 from .http import SourceError
@@ -91,7 +91,7 @@ def poll_source(ctx: Context, name: str) -> bool:
         if health.not_before is not None and health.not_before > now:
             logger.info("%s: skipped, the source asked to wait until %s", name, health.not_before.isoformat())
             return False
-        if not ops.acquire_lease(conn, lease, ctx.owner, now, max(300.0, cfg.interval_seconds * 3)):
+        if not ops.acquire_lease(conn, lease, ctx.owner, now, max(300.0, cfg.interval_seconds * 3), owner_is_dead):
             logger.info("%s: skipped, another instance is polling it", name)
             return True
     ctx.batch = f"{name}:{now.isoformat()}"

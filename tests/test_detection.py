@@ -71,7 +71,9 @@ def test_letter_first_seen_unlinked_is_alerted_once(tk: TkFeedServer, sru: SruSe
     tk.update_document(LETTER, volgnummer=1350, dossier_guids=[DOSSIER_26643])
     monitor.cycle()
     # The official publication appears in SRU, then a reprint.
-    sru.add_record("kst-26643-1350", document_title=SUBJECT, date=TODAY, modified=TODAY, indieners=("V.P.G. Karremans",))
+    sru.add_record(
+        "kst-26643-1350", document_title=SUBJECT, date=TODAY, modified=TODAY, indieners=("V.P.G. Karremans",)
+    )
     monitor.cycle()
     sru.add_record(
         "kst-26643-1350-h1", ondernummer="1350", document_title=f"{SUBJECT} (herdruk)", date=TODAY, modified=TODAY
@@ -119,7 +121,9 @@ def test_letter_dated_days_before_it_appears_is_still_new(tk: TkFeedServer, sru:
 
 def test_other_kinds_are_not_alerted_by_a_letters_watch(tk: TkFeedServer, sru: SruServer, monitor: Harness) -> None:
     monitor.cycle()
-    tk.add_document(LETTER, "2025D29002", "Motie", "Motie van het lid X", ICT, TODAY, "2024-2025", 1352, [DOSSIER_26643])
+    tk.add_document(
+        LETTER, "2025D29002", "Motie", "Motie van het lid X", ICT, TODAY, "2024-2025", 1352, [DOSSIER_26643]
+    )
     monitor.cycle()
     assert monitor.deliveries() == []
 

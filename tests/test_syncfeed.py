@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -334,8 +335,8 @@ def test_fetch_page_returns_entries_after_the_skiptoken(tk: TkFeedServer, client
     )
     assert result.next_url is None and result.next_skiptoken == tokens[-1]
     dossiers = client.fetch_page("Kamerstukdossier", None).entities
-    assert dossiers == (TkDossier(ICT, skiptoken=30_000_000, updated=dossiers[0].updated, nummer=26643,
-                                  titel="Informatie- en communicatietechnologie (ICT)"),)  # fmt: skip
+    expected = TkDossier(ICT, skiptoken=30_000_000, nummer=26643, titel="Informatie- en communicatietechnologie (ICT)")
+    assert dossiers == (replace(expected, updated=dossiers[0].updated),)
 
 
 def test_cursor_walks_all_pages_by_token_and_by_next_link(fetcher: Fetcher) -> None:

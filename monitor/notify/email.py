@@ -194,8 +194,12 @@ class EmailChannel:
         return smtp
 
     def _login(self, smtp: smtplib.SMTP) -> None:
+        user, password = self.username or "", self._password or ""
         try:
-            smtp.login(self.username or "", self._password or "")
+            if (user + password).isascii():
+                smtp.login(user, password)
+            else:
+                self._login_utf8(smtp, user, password)
         except smtplib.SMTPResponseException:
             raise
         except smtplib.SMTPNotSupportedError:
@@ -204,6 +208,17 @@ class EmailChannel:
             raise
         except smtplib.SMTPException as exc:  # "No suitable authentication method found."
             self._fail(f"{self.host}:{self.port} login impossible: {exc}", permanent=True)
+
+    @staticmethod
+    def _login_utf8(smtp: smtplib.SMTP, user: str, password: str) -> None:
+        """AUTH PLAIN with UTF-8 credentials (RFC 4616); smtplib's login() only takes ASCII."""
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("auth"):
+            raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+        token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode("ascii")
+        code, reply = smtp.docmd("AUTH", "PLAIN " + token)
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
 
     @staticmethod
     def _close(smtp: smtplib.SMTP) -> None:

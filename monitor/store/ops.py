@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, delete, literal, or_, select, update
 
 from .db import insert_ignore, upsert
 from .schema import conditions, cursors, leases, source_health
@@ -82,14 +83,27 @@ def record_failure(conn: Connection, source: str, now: datetime, error: str, ret
     return health(conn, source)
 
 
-def acquire_lease(conn: Connection, name: str, owner: str, now: datetime, seconds: float) -> bool:
-    """Take or renew the named lease; False when another live owner holds it."""
+def acquire_lease(
+    conn: Connection,
+    name: str,
+    owner: str,
+    now: datetime,
+    seconds: float,
+    is_dead: Callable[[str], bool] | None = None,
+) -> bool:
+    """Take or renew the named lease; False when another live owner holds it.
+
+    A lease held by an owner that ``is_dead`` says has died (a killed process on this
+    host) is taken over at once rather than after it expires.
+    """
     until = now + timedelta(seconds=seconds)
     if insert_ignore(conn, leases, [{"name": name, "owner": owner, "until": until}]):
         return True
+    holder = conn.execute(select(leases.c.owner).where(leases.c.name == name)).scalar()
+    takeover = holder is not None and is_dead is not None and is_dead(str(holder))
     res = conn.execute(
         update(leases)
-        .where(leases.c.name == name, or_(leases.c.owner == owner, leases.c.until < now))
+        .where(leases.c.name == name, or_(leases.c.owner == owner, leases.c.until < now, literal(takeover)))
         .values(owner=owner, until=until)
     )
     return bool(res.rowcount)

@@ -10,7 +10,7 @@ by a crashed process is taken back when its lease runs out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,6 +105,22 @@ def mark_failed(conn: Connection, ids: Sequence[int], owner: str, now: datetime,
             first_failure_at=func.coalesce(outbox.c.first_failure_at, now),
         )
     )  # fmt: skip
+
+
+def release_owners(conn: Connection, is_dead: Callable[[str], bool]) -> int:
+    """Rows held ('sending') by owners that died: pending again, so they are sent, once more."""
+    owners = conn.execute(
+        select(outbox.c.locked_by).where(outbox.c.status == "sending", outbox.c.locked_by.is_not(None)).distinct()
+    ).scalars()
+    dead = [o for o in owners if is_dead(o)]
+    if not dead:
+        return 0
+    res = conn.execute(
+        update(outbox)
+        .where(outbox.c.status == "sending", outbox.c.locked_by.in_(dead))
+        .values(status="pending", locked_until=None)
+    )
+    return res.rowcount or 0
 
 
 def release_all(conn: Connection) -> int:

@@ -1,0 +1,164 @@
+"""What every measurement shares: figures, process probes, the fetcher tap, child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from monitor.http import Fetcher, FetchResult
+
+ROOT = Path(__file__).resolve().parent.parent
+KB = 1024
+MB = 1024 * 1024
+
+
+@dataclass(slots=True)
+class Figure:
+    """One measured number, with its target when it has one."""
+
+    name: str
+    value: float
+    unit: str
+    target: str = ""  # human text, e.g. "≤ 1"
+    met: bool | None = None  # None: no target
+    digits: int = 0
+
+    def shown(self) -> str:
+        if self.digits == 0:
+            return f"{self.value:,.0f} {self.unit}".strip()
+        return f"{self.value:,.{self.digits}f} {self.unit}".strip()
+
+
+@dataclass(slots=True)
+class Section:
+    key: str  # "1" .. "6"
+    title: str
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # wall time the measurement took
+
+    def add(
+        self, name: str, value: float, unit: str, target: str = "", met: bool | None = None, digits: int = 0
+    ) -> Figure:
+        fig = Figure(name, float(value), unit, target, met, digits)
+        self.figures.append(fig)
+        return fig
+
+    def check(self, name: str, value: float, unit: str, limit: float, *, digits: int = 0, below: bool = True) -> Figure:
+        """A figure with an upper (``below``) or lower bound as its target."""
+        met = value < limit if below else value >= limit
+        shown = f"{limit:,.{digits}f}" if digits else f"{limit:,.0f}"
+        return self.add(name, value, unit, f"{'<' if below else '≥'} {shown} {unit}".strip(), met, digits)
+
+
+def rss_mb(pid: int | None = None) -> float:
+    return float(psutil.Process(pid).memory_info().rss) / MB
+
+
+def open_fds(pid: int | None = None) -> int:
+    return int(psutil.Process(pid).num_fds())
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class FetchTap:
+    """Counts requests and bytes per source by wrapping ``Fetcher.get`` (which still does the work).
+
+    ``Fetcher.stats`` keeps totals and per-source request counts only; this splits the
+    byte counts by source, from the same counters.
+    """
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self.per_source: dict[str, list[int]] = {}  # source -> [requests, bytes_wire, bytes_body]
+        inner = fetcher.get
+        stats = fetcher.stats
+
+        def get(source: str, url: str, *args: Any, **kwargs: Any) -> FetchResult:
+            wire, body = stats.bytes_wire, stats.bytes_body
+            try:
+                return inner(source, url, *args, **kwargs)
+            finally:
+                row = self.per_source.setdefault(source, [0, 0, 0])
+                row[0] += 1
+                row[1] += stats.bytes_wire - wire
+                row[2] += stats.bytes_body - body
+
+        fetcher.get = get  # type: ignore[method-assign]
+
+    def snapshot(self) -> dict[str, tuple[int, int, int]]:
+        return {k: (v[0], v[1], v[2]) for k, v in self.per_source.items()}
+
+
+def diff(after: dict[str, tuple[int, int, int]], before: dict[str, tuple[int, int, int]], source: str) -> list[int]:
+    a, b = after.get(source, (0, 0, 0)), before.get(source, (0, 0, 0))
+    return [x - y for x, y in zip(a, b, strict=True)]
+
+
+class Child:
+    """``python -m bench.worker TASK`` with a JSON line protocol on stdin/stdout.
+
+    The monitor runs alone in the child, so its CPU time and memory are not mixed with
+    the local servers' (which stay in this process).
+    """
+
+    def __init__(self, task: str, payload: dict[str, Any], stderr: Path | None = None) -> None:
+        self._err = open(stderr, "wb") if stderr else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", task],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            cwd=ROOT,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        self.send(payload)
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.wait(timeout=30)
+            raise RuntimeError(f"bench worker ended (exit {code}) without an answer")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            if self._err is not subprocess.DEVNULL:
+                self._err.close()  # type: ignore[union-attr]
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    import time
+
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
