@@ -111,16 +111,16 @@ def diff(after: dict[str, tuple[int, int, int]], before: dict[str, tuple[int, in
 
 
 class Child:
-    """``python -m bench.worker TASK`` with a JSON line protocol on stdin/stdout.
+    """``python -m bench.worker`` with a JSON line protocol on stdin/stdout.
 
     The monitor runs alone in the child, so its CPU time and memory are not mixed with
     the local servers' (which stay in this process).
     """
 
-    def __init__(self, task: str, payload: dict[str, Any], stderr: Path | None = None) -> None:
+    def __init__(self, stderr: Path | None = None) -> None:
         self._err = open(stderr, "wb") if stderr else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.worker", task],
+            [sys.executable, "-m", "bench.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._err,
@@ -128,7 +128,10 @@ class Child:
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
-        self.send(payload)
+
+    def call(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        self.send({"op": op, **kwargs})
+        return self.receive()
 
     def send(self, message: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
@@ -145,6 +148,11 @@ class Child:
         return result
 
     def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.call("close")
+            except (OSError, RuntimeError, ValueError):
+                pass
         if self.proc.stdin:
             self.proc.stdin.close()
         try:
@@ -162,3 +170,20 @@ def timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def sources(
+    syncfeed_url: str | None, sru_url: str | None, syncfeed: dict[str, Any] | None = None, sru: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``extra`` for ``settings_for`` that sets source keys.
+
+    ``settings_for``'s ``extra`` replaces a whole source table, so the URL and ``enabled``
+    flag are repeated here; a disabled source points at a closed local port.
+    """
+    off = "http://127.0.0.1:9"
+    return {
+        "sources": {
+            "syncfeed": {"enabled": syncfeed_url is not None, "base_url": syncfeed_url or off, **(syncfeed or {})},
+            "sru": {"enabled": sru_url is not None, "base_url": sru_url or off, **(sru or {})},
+        }
+    }

@@ -67,11 +67,13 @@ class Service:
         )  # fmt: skip
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
+        schedule = ", ".join(
+            f"{n} every {getattr(self.ctx.settings, n).interval_seconds:.0f}s" for n in enabled_sources(self.ctx)
+        )
+        database = self.ctx.engine.url.render_as_string(hide_password=True)
         logger.info(
-            "kamermonitor running: %s; %d watch(es); database %s",
-            ", ".join(f"{n} every {getattr(self.ctx.settings, n).interval_seconds:.0f}s" for n in enabled_sources(self.ctx)),
-            len(self.ctx.settings.watches), self.ctx.engine.url.render_as_string(hide_password=True),
-        )  # fmt: skip
+            "kamermonitor running: %s; %d watch(es); database %s", schedule, len(self.ctx.settings.watches), database
+        )
         self.scheduler.start()
         logger.info("kamermonitor stopped")
 

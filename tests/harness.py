@@ -41,13 +41,20 @@ def settings_for(
         },
         "delivery": {"backoff_base_seconds": 0.05, "backoff_cap_seconds": 0.2},
     }
-    for key, value in (extra or {}).items():
-        data.setdefault(key, {}).update(value) if isinstance(value, dict) else data.__setitem__(key, value)
+    _merge(data, extra or {})
     if watches is not None:
         data["watch"] = watches
     if channels is not None:
         data["channel"] = channels
     return dataclasses.replace(parse(data), database=database)
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 class Harness:

@@ -102,6 +102,12 @@ class SlackServer:
         with self._lock:
             self._faults.extend([mode] * n)
 
+    def clear_faults(self) -> None:
+        """Forget every armed fault and rate limit: the webhook works normally again."""
+        with self._lock:
+            self._faults.clear()
+            self._rate_limited = 0
+
     # ------------------------------------------------------------------ the handler
 
     def _decide(self, path: str, raw: bytes) -> tuple[int, str, dict[str, str]] | FailMode:

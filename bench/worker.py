@@ -1,0 +1,163 @@
+"""The monitor side of a measurement, run in a child process: ``python -m bench.worker harness``.
+
+It reads one JSON command per line on stdin and answers one JSON line on stdout.  Every
+command drives the real monitor code through :class:`tests.harness.Harness`
+(``run_cycle``) or the functions the service calls (``poll_source``), so CPU time and
+memory measured here belong to the monitor alone; the local servers run in the parent.
+
+Commands: ``open`` (settings as :func:`tests.harness.settings_for` takes them), ``cycle``
+(run N cycles), ``poll`` (one ``poll_source``, optionally under tracemalloc or a
+profiler), ``backfill`` (poll SRU until every watched dossier is backfilled),
+``count`` (rows per table), ``close``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench.common import FetchTap, diff, open_fds, peak_rss_mb, rss_mb
+from monitor import srupoll
+from monitor.poll import poll_source, prepare_watches
+from monitor.store import ops
+from monitor.store import schema
+from tests.harness import Harness, settings_for
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.h: Harness | None = None
+        self.tap: FetchTap | None = None
+
+    @property
+    def harness(self) -> Harness:
+        assert self.h is not None, "open first"
+        return self.h
+
+    def op_open(self, msg: dict[str, Any]) -> dict[str, Any]:
+        settings = settings_for(
+            msg["database"],
+            syncfeed_url=msg.get("syncfeed_url"),
+            sru_url=msg.get("sru_url"),
+            watches=msg.get("watches"),
+            channels=msg.get("channels"),
+            extra=msg.get("extra"),
+        )
+        self.h = Harness(settings)
+        self.tap = FetchTap(self.h.ctx.fetcher)
+        return {"rss_mb": rss_mb(), "fds": open_fds()}
+
+    def _measure(self, fn: Any) -> dict[str, Any]:
+        assert self.tap is not None
+        before = self.tap.snapshot()
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        after = self.tap.snapshot()
+        return {
+            "wall": wall,
+            "cpu": cpu,
+            "syncfeed": diff(after, before, "syncfeed"),
+            "sru": diff(after, before, "sru"),
+        }
+
+    def op_cycle(self, msg: dict[str, Any]) -> dict[str, Any]:
+        n = int(msg.get("n", 1))
+        h = self.harness
+
+        def run() -> None:
+            for _ in range(n):
+                h.cycle(msg.get("sources"))
+
+        out = self._measure(run)
+        if msg.get("gc"):
+            gc.collect()
+        out.update(rss_mb=rss_mb(), fds=open_fds(), peak_rss_mb=peak_rss_mb())
+        return out
+
+    def op_poll(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """One poll of one source, as the service's poll job does it (watches prepared first)."""
+        h, source = self.harness, msg["source"]
+        prepare_watches(h.ctx)
+        gc.collect()
+        rss_before = rss_mb()
+        profiler = None
+        if msg.get("profile"):
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.002)
+            profiler.start()
+        if msg.get("tracemalloc"):
+            tracemalloc.start()
+        ok: list[bool] = []
+        out = self._measure(lambda: ok.append(poll_source(h.ctx, source)))
+        if msg.get("tracemalloc"):
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            out["tracemalloc_peak_mb"] = peak / (1024 * 1024)
+        if profiler is not None:
+            profiler.stop()
+            out["profile"] = profiler.output_text(unicode=True, color=False, show_all=False)
+        out.update(ok=ok[0], rss_before_mb=rss_before, rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb())
+        return out
+
+    def op_backfill(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Poll SRU (as the service would, source by source) until no watched dossier awaits its backfill."""
+        h = self.harness
+        polls = 0
+
+        def pending() -> int:
+            with h.ctx.engine.connect() as conn:
+                dossiers = srupoll.watched_dossiers(h.ctx)
+                return sum(ops.get_cursor(conn, srupoll.backfill_cursor(d)) is None for d in dossiers)
+
+        def run() -> None:
+            nonlocal polls
+            prepare_watches(h.ctx)
+            while pending() and polls < int(msg.get("limit", 10_000)):
+                poll_source(h.ctx, "sru")
+                polls += 1
+
+        out = self._measure(run)
+        out["polls"] = polls
+        return out
+
+    def op_count(self, msg: dict[str, Any]) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        with self.harness.ctx.engine.connect() as conn:
+            for table in (schema.letters, schema.matches, schema.outbox, schema.tk_documents, schema.letter_keys):
+                counts[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+            counts["cursor_document"] = int(ops.get_cursor(conn, "syncfeed:Document") or 0)
+        return counts
+
+    def op_close(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if self.h is not None:
+            self.h.close()
+        return {"closed": datetime.now(UTC).isoformat()}
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    worker = Worker()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        msg = json.loads(line)
+        answer = getattr(worker, "op_" + msg["op"])(msg)
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+        if msg["op"] == "close":
+            break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
