@@ -30,6 +30,7 @@ class Figure:
     target: str = ""  # human text, e.g. "≤ 1"
     met: bool | None = None  # None: no target
     digits: int = 0
+    note: str = ""
 
     def shown(self) -> str:
         if self.digits == 0:
@@ -43,20 +44,42 @@ class Section:
     title: str
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)  # (header, rows)
+    extra: list[str] = field(default_factory=list)  # preformatted blocks (profiles)
     seconds: float = 0.0  # wall time the measurement took
 
     def add(
-        self, name: str, value: float, unit: str, target: str = "", met: bool | None = None, digits: int = 0
+        self,
+        name: str,
+        value: float,
+        unit: str,
+        target: str = "",
+        met: bool | None = None,
+        digits: int = 0,
+        note: str = "",
     ) -> Figure:
-        fig = Figure(name, float(value), unit, target, met, digits)
+        fig = Figure(name, float(value), unit, target, met, digits, note)
         self.figures.append(fig)
         return fig
 
-    def check(self, name: str, value: float, unit: str, limit: float, *, digits: int = 0, below: bool = True) -> Figure:
-        """A figure with an upper (``below``) or lower bound as its target."""
+    def check(
+        self,
+        name: str,
+        value: float,
+        unit: str,
+        limit: float,
+        *,
+        digits: int = 0,
+        below: bool = True,
+        target: str | None = None,
+        note: str = "",
+    ) -> Figure:
+        """A figure whose target is an upper (``below``, strict) or a lower (inclusive) bound."""
         met = value < limit if below else value >= limit
-        shown = f"{limit:,.{digits}f}" if digits else f"{limit:,.0f}"
-        return self.add(name, value, unit, f"{'<' if below else '≥'} {shown} {unit}".strip(), met, digits)
+        if target is None:
+            shown = f"{limit:,.{digits}f}" if digits else f"{limit:,.0f}"
+            target = f"{'<' if below else '≥'} {shown} {unit}".strip()
+        return self.add(name, value, unit, target, met, digits, note)
 
 
 def rss_mb(pid: int | None = None) -> float:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .models import DossierRef
+from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
 
 DEFAULT_CONFIG_NAME = "kamermonitor.toml"
 DEFAULT_DATABASE = "sqlite:///kamermonitor.db"
@@ -93,6 +94,7 @@ class ChannelConfig:
     name: str
     type: str  # console | email | slack
     options: Mapping[str, Any] = field(default_factory=dict)
+    schedule: Schedule | None = None
 
     def secret(self, key: str) -> str | None:
         """Resolve ``<key>_env``: the variable's value, or the content of ``<VAR>_FILE``."""
@@ -107,6 +109,8 @@ class WatchConfig:
     kinds: tuple[str, ...] = DEFAULT_KINDS
     keywords: tuple[str, ...] = ()
     channels: tuple[str, ...] = ("console",)
+    schedule: Schedule | None = None  # None: each channel's own (default immediate)
+    followups: bool = True
 
     def kind_matches(self, kind: str | None) -> bool:
         if "*" in self.kinds:
@@ -392,6 +396,36 @@ def _operator(r: _Reader, t: Mapping[str, Any], channel_names: set[str]) -> Oper
     )
 
 
+_SCHEDULE_KEYS = {"mode", "digest_time", "digest_day", "quiet_hours"}
+
+
+def _schedule(r: _Reader, t: Mapping[str, Any], p: str) -> Schedule | None:
+    """``mode`` / ``digest_time`` / ``digest_day`` / ``quiet_hours``, or None when none is set."""
+    if not _SCHEDULE_KEYS & set(t):
+        return None
+    mode = r.value(t, "mode", p, str, "immediate")
+    if mode not in MODES:
+        r.fail(f"{p}.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+        mode = "immediate"
+    out = Schedule(mode=mode)
+    try:
+        at = parse_time(r.value(t, "digest_time", p, str, "08:00"))
+        out = Schedule(mode, at, out.day, out.quiet)
+    except ValueError as exc:
+        r.fail(f"{p}.digest_time", str(exc))
+    day = r.value(t, "digest_day", p, str, "monday").lower()
+    if day not in DAYS:
+        r.fail(f"{p}.digest_day", f"not a day of the week: {day!r}")
+    else:
+        out = Schedule(out.mode, out.at, DAYS[day], out.quiet)
+    if "quiet_hours" in t:
+        try:
+            out = Schedule(out.mode, out.at, out.day, parse_quiet(r.value(t, "quiet_hours", p, str, "")))
+        except ValueError as exc:
+            r.fail(f"{p}.quiet_hours", str(exc))
+    return out
+
+
 _CHANNEL_KEYS: dict[str, set[str]] = {
     "console": set(),
     "email": {
@@ -433,10 +467,11 @@ def _channels(r: _Reader, raw: Any) -> tuple[ChannelConfig, ...]:
         for key in t:
             if key in _SECRETS:
                 r.fail(f"{p}.{key}", f"secrets are not read from the config file; use {key}_env")
-        r.known({k: v for k, v in t.items() if k not in _SECRETS}, p, _CHANNEL_KEYS[kind] | {"name", "type"})
+        allowed = _CHANNEL_KEYS[kind] | {"name", "type"} | _SCHEDULE_KEYS
+        r.known({k: v for k, v in t.items() if k not in _SECRETS}, p, allowed)
         opts = dict(t)
         _check_channel(r, p, kind, opts)
-        out.append(ChannelConfig(name, kind, opts))
+        out.append(ChannelConfig(name, kind, opts, _schedule(r, t, p)))
     return tuple(out)
 
 
@@ -483,7 +518,7 @@ def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig
         if not isinstance(t, Mapping):
             r.fail(p, "must be a table")
             continue
-        r.known(t, p, {"name", "dossiers", "kinds", "keywords", "channels"})
+        r.known(t, p, {"name", "dossiers", "kinds", "keywords", "channels", "followups"} | _SCHEDULE_KEYS)
         dossiers = _dossiers(r, t, p)
         keywords = r.strings(t, "keywords", p, ())
         if not t.get("dossiers") and not keywords:
@@ -496,7 +531,8 @@ def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig
             if c not in channel_names:
                 r.fail(f"{p}.channels[{j}]", f"no channel named {c!r}")
         kinds = r.strings(t, "kinds", p, DEFAULT_KINDS) or DEFAULT_KINDS
-        out.append(WatchConfig(name, dossiers, kinds, keywords, chans))
+        followups = r.value(t, "followups", p, bool, True)
+        out.append(WatchConfig(name, dossiers, kinds, keywords, chans, _schedule(r, t, p), followups))
     return tuple(out)
 
 

@@ -12,13 +12,15 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
-from .config import ChannelConfig, Settings
+from .config import ChannelConfig, Settings, WatchConfig
 from .detect import Matcher, NewMatch
 from .http import Fetcher, HttpSettings, make_client
+from .schedule import IMMEDIATE, release
 from .store import letters as letter_store
 from .store import open_engine
 from .store import outbox as outbox_store
@@ -96,17 +98,56 @@ class Context:
             if w.name in states and states[w.name].fingerprint == w.fingerprint()
         }
 
+    def _rows(self, watch: WatchConfig, now: datetime) -> list[tuple[str, str, datetime, str]]:
+        """(channel, target, send-at, hold) for every recipient of the watch's channels."""
+        out = []
+        for name in watch.channels:
+            channel = self.settings.channel(name)
+            if channel is None:
+                continue
+            when, hold = release(watch.schedule or channel.schedule or IMMEDIATE, now, self.tz)
+            out += [(name, target, when, hold) for target in channel_targets(channel)]
+        return out
+
     def enqueue(self, conn: Connection, matches: Sequence[NewMatch]) -> int:
-        rows = []
-        for m in matches:
-            for name in m.watch.channels:
-                channel = self.settings.channel(name)
-                if channel is None:
-                    continue
-                for target in channel_targets(channel):
+        """Queue a first alert per (letter, channel, recipient) for the new matches."""
+        now = self.now()
+        rows = [
+            {
+                "idem_key": f"new:{m.letter_id}:{name}:{target}", "event": "new", "channel": name, "target": target,
+                "letter_id": m.letter_id, "batch": self.batch, "watch": m.watch.name, "reason": m.reason,
+                "next_attempt_at": when, "hold": hold,
+            }
+            for m in matches
+            for name, target, when, hold in self._rows(m.watch, now)
+        ]  # fmt: skip
+        return outbox_store.enqueue(conn, rows, now)
+
+    def enqueue_followups(self, conn: Connection, events: Sequence[tuple[int, str, str]]) -> int:
+        """Queue follow-ups for letters already alerted: (letter id, kind, discriminator).
+
+        ``kind`` is "published" or "attachments"; the discriminator makes each event
+        once-only (e.g. the attachment's letter id).
+
+        Only to channels whose first alert has gone out: one still waiting in the outbox
+        will carry the news itself, since alerts are rendered when they are sent.
+        """
+        if not events:
+            return 0
+        now = self.now()
+        alerted = letter_store.alerted_watches(conn, {lid for lid, _, _ in events})
+        watches = {w.name: w for w in self.settings.watches if w.followups}
+        rows: list[dict[str, Any]] = []
+        for letter_id, kind, discriminator in dict.fromkeys(events):
+            for watch in (watches[n] for n in alerted.get(letter_id, ()) if n in watches):
+                for name, target, when, hold in self._rows(watch, now):
                     rows.append({
-                        "idem_key": f"new:{m.letter_id}:{name}:{target}", "event": "new", "channel": name,
-                        "target": target, "letter_id": m.letter_id, "batch": self.batch,
-                        "watch": m.watch.name, "reason": m.reason,
+                        "idem_key": f"followup:{kind}:{letter_id}:{discriminator}:{name}:{target}"[:255],
+                        "event": "followup",
+                        "channel": name, "target": target, "letter_id": letter_id, "batch": self.batch,
+                        "watch": watch.name, "text": kind, "next_attempt_at": when, "hold": hold,
+                        "first": f"new:{letter_id}:{name}:{target}",
                     })  # fmt: skip
-        return outbox_store.enqueue(conn, rows, self.now())
+        sent = outbox_store.statuses(conn, [r.pop("first") for r in rows])
+        rows = [r for r, s in zip(rows, sent, strict=True) if s == "sent"]
+        return outbox_store.enqueue(conn, rows, now)

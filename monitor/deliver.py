@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .context import Context, owner_is_dead
@@ -66,26 +66,42 @@ class Deliverer:
         return result
 
     def _group(self, rows: Sequence[Delivery]) -> list[list[Delivery]]:
-        """Single rows, except that a burst for one watch/channel/recipient becomes one digest."""
+        """Rows → messages.
+
+        Held rows (a daily/weekly digest, or the end of quiet hours) with one hold key go
+        out together; a burst of new letters for one watch in one poll becomes a digest
+        above ``digest_threshold``; attachment follow-ups for one letter from one poll
+        make one message; everything else goes out on its own.
+        """
         threshold = self.ctx.settings.delivery.digest_threshold
-        groups: dict[tuple[str, str, str, str], list[Delivery]] = {}
+        groups: dict[tuple[str, ...], list[Delivery]] = {}
         units: list[list[Delivery]] = []
         for row in rows:
-            if row.event == "new" and row.batch:
-                groups.setdefault((row.channel, row.target, row.batch, row.watch), []).append(row)
+            if row.event == "new" and row.hold:
+                groups.setdefault(("hold", row.channel, row.target, row.hold), []).append(row)
+            elif row.event == "new" and row.batch:
+                groups.setdefault(("burst", row.channel, row.target, row.batch, row.watch), []).append(row)
+            elif row.event == "followup":
+                key: tuple[str, ...] = ("followup", row.channel, row.target, row.batch, str(row.letter_id))
+                groups.setdefault((*key, row.text or ""), []).append(row)
             else:
                 units.append([row])
-        for group in groups.values():
-            units.extend([group] if len(group) > threshold else [[r] for r in group])
+        for key, group in groups.items():
+            together = key[0] != "burst" or len(group) > threshold
+            units.extend([group] if together else [[r] for r in group])
         return sorted(units, key=lambda u: u[0].id)
 
     def _alert(self, unit: list[Delivery]) -> Alert:
         first = unit[0]
-        if first.event != "new":
+        if first.event not in ("new", "followup"):
             return Alert(event=first.event, text=first.text, delivery_id=first.id, created_at=first.created_at)
         with self.ctx.engine.connect() as conn:
             found = letter_store.load(conn, [r.letter_id for r in unit if r.letter_id is not None])
+            extra = letter_store.attachments(conn, found.values())
+        found = {i: replace(x, attachments=extra.get(i, ())) for i, x in found.items()}
         letters = sorted(found.values(), key=lambda x: (x.date is not None, x.date, x.id), reverse=True)
+        if first.event == "followup":
+            return Alert("followup", tuple(letters), (), (first.watch,), first.text, first.id, first.created_at)
         reasons = tuple(dict.fromkeys(r.reason for r in unit if r.reason))
         watches = tuple(dict.fromkeys(r.watch for r in unit if r.watch))
         return Alert("new", tuple(letters), reasons, watches, delivery_id=first.id, created_at=first.created_at)

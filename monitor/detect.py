@@ -121,6 +121,8 @@ class Recorded:
     letter_ids: dict[str, int]  # observation ref → letter id
     changed: set[int]
     new_matches: list[NewMatch]
+    created: set[int] = field(default_factory=set)
+    published: list[int] = field(default_factory=list)  # letters that just got their official publication
 
 
 def record(
@@ -147,12 +149,18 @@ def record(
     dirty: set[int] = set()
     out = Recorded({}, set(), [])
     for obs in observations:
+        known = set(rows)
         letter_id = _resolve(conn, obs, key_map, rows, now)
         if letter_id is None:
             continue
+        if letter_id not in known:
+            out.created.add(letter_id)
         out.letter_ids[obs.ref] = letter_id
+        was_published = bool(rows[letter_id].get("ob_html_url"))
         if _apply(rows[letter_id], obs):
             dirty.add(letter_id)
+            if not was_published and rows[letter_id].get("ob_html_url") and not silent:
+                out.published.append(letter_id)
     for letter_id, refs in (extra_dossiers or {}).items():
         if letter_id in rows and _apply(rows[letter_id], Observation("merge", "", (), dossiers=tuple(refs))):
             dirty.add(letter_id)

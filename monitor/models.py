@@ -146,6 +146,14 @@ class SruPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A bijlage of a letter: its title and where to read it."""
+
+    title: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Letter:
     """One letter as the monitor knows it, merged from every source and version."""
 
@@ -168,6 +176,7 @@ class Letter:
     ob_pdf_url: str | None = None
     deleted: bool = False
     first_seen: datetime | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def citation(self) -> str | None:
@@ -185,8 +194,9 @@ class Alert:
     """What one channel is asked to deliver: letters plus why they matched.
 
     ``event`` is ``new`` (one or more new letters; more than one makes a digest),
-    ``test`` (``kamermonitor test-alert``) or ``operator`` (an operational warning,
-    carried in ``text``).
+    ``followup`` (a letter already alerted is now published, or got attachments: ``text``
+    is ``published`` or ``attachments``), ``test`` (``kamermonitor test-alert``) or
+    ``operator`` (an operational warning, carried in ``text``).
     """
 
     event: str

@@ -63,6 +63,7 @@ def from_sru(rec: SruRecord) -> Observation:
         "ob_identifier": rec.identifier,
         "ob_html_url": rec.preferred_url or rec.html_url,
         "ob_pdf_url": rec.pdf_url,
+        "ob_html_source": rec.html_url,
         "senders": "\n".join(rec.indieners) or None,
         "dossier_title": rec.dossier_title,
         "kind": rec.subtype,
@@ -74,5 +75,5 @@ def from_sru(rec: SruRecord) -> Observation:
     # TK's own fields win for what TK knows; a reprint never replaces the original's links.
     weak = {"kind", "subject", "title", "date", "vergaderjaar"}
     if rec.is_reprint:
-        weak |= {"ob_identifier", "ob_html_url", "ob_pdf_url"}
+        weak |= {"ob_identifier", "ob_html_url", "ob_pdf_url", "ob_html_source"}
     return Observation("sru", rec.identifier, tuple(keys), values, rec.dossiers, weak=frozenset(weak))

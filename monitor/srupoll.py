@@ -14,11 +14,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from sqlalchemy import Connection
+
 from . import observe
 from .context import Context
-from .detect import NewMatch, record
+from .detect import NewMatch, Recorded, record
 from .models import DossierRef, SruRecord
 from .sources.sru import SruClient, build_query
+from .store import letters as letter_store
 from .store import mirror, ops
 
 logger = logging.getLogger(__name__)
@@ -113,3 +116,23 @@ def _record(ctx: Context, records: list[SruRecord], result: SruPollResult, *, si
         )  # fmt: skip
         result.new_matches.extend(rec.new_matches)
         ctx.enqueue(conn, rec.new_matches)
+        if not silent:
+            ctx.enqueue_followups(conn, _followups(conn, fresh, rec))
+
+
+def _followups(conn: Connection, records: list[SruRecord], rec: Recorded) -> list[tuple[int, str, str]]:
+    """Letters that just got their official publication, and new bijlagen of letters."""
+    events = [(lid, "published", "") for lid in rec.published]
+    new_attachments = {
+        r.identifier: r.hoofddocument
+        for r in records
+        if r.hoofddocument and rec.letter_ids.get(r.identifier) in rec.created
+    }
+    if new_attachments:
+        parents = letter_store.keys_to_letters(conn, (f"ob:{h}" for h in new_attachments.values()))
+        events += [
+            (parents[f"ob:{h}"], "attachments", str(rec.letter_ids[ident]))
+            for ident, h in new_attachments.items()
+            if f"ob:{h}" in parents
+        ]
+    return events

@@ -22,9 +22,10 @@ from sqlalchemy import Connection
 
 from . import observe
 from .context import Context
-from .detect import NewMatch, Observation, record
+from .detect import NewMatch, Observation, Recorded, record
 from .models import DossierRef, TkDocument, TkDossier, TkZaak
 from .sources.syncfeed import SyncFeedClient
+from .store import letters as letter_store
 from .store import mirror, ops
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,23 @@ def _record_entities(
     mirror.upsert_documents(conn, docs, rec.letter_ids)
     result.new_matches.extend(rec.new_matches)
     ctx.enqueue(conn, rec.new_matches)
+    ctx.enqueue_followups(conn, _followups(conn, docs, rec))
+
+
+def _followups(conn: Connection, docs: list[TkDocument], rec: Recorded) -> list[tuple[int, str, str]]:
+    """Published letters, and new attachments (Bijlage documents naming their letter)."""
+    events = [(lid, "published", "") for lid in rec.published]
+    new_attachments = {
+        d.bron_document_guid: rec.letter_ids[d.guid]
+        for d in docs
+        if d.bron_document_guid and not d.deleted and rec.letter_ids.get(d.guid) in rec.created
+    }
+    if new_attachments:
+        parents = letter_store.keys_to_letters(conn, (f"tk:{g}" for g in new_attachments))
+        events += [
+            (parents[f"tk:{g}"], "attachments", str(att)) for g, att in new_attachments.items() if f"tk:{g}" in parents
+        ]
+    return events
 
 
 def _resolve_dossiers(

@@ -54,7 +54,7 @@ WATCHES = [
 ]
 
 TK_FAULTS = ["500", "503", "429", "html", "truncated", "malformed", "dtd", "hang", "drop", "gzipbomb", "endless"]
-TK_WEIGHTS = [3, 1, 2, 2, 3, 2, 1, 1, 3, 1, 1]
+TK_WEIGHTS = [3, 1, 2, 2, 3, 2, 1, 1, 3, 1, 1]  # hangs cost a read timeout: rarer
 SRU_FAULTS = ["diagnostic", "500", "503", "html", "malformed", "truncated", "soft404", "hang", "reset"]
 SRU_WEIGHTS = [2, 3, 1, 2, 2, 3, 2, 1, 3]
 SMTP_REPLIES = ["451 4.3.0 Try again later", "421 4.7.0 Too busy, try again later", "452 4.2.2 Mailbox full"]
@@ -397,9 +397,7 @@ timeout = 1
         with self.smtp._lock:
             for queue in self.smtp._faults.values():
                 queue.clear()
-        with self.slack._lock:
-            self.slack._faults.clear()
-            self.slack._rate_limited = 0
+        self.slack.clear_faults()
 
 
 def _toml_table(name: str, values: dict[str, Any]) -> str:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -230,12 +231,18 @@ def test_broken_slack_webhook_fails_permanently_and_mail_still_goes_out(
 def test_slack_429_waits_for_retry_after(cli: Cli, tk: TkFeedServer, slack: SlackServer) -> None:
     assert cli.run("poll", "--once").returncode == 0
     publish_letter(tk)
-    slack.rate_limit_next(1, retry_after=2)
+    slack.rate_limit_next(1, retry_after=30)
+    before = datetime.now(UTC)
     assert cli.run("poll", "--once").returncode == 0
     assert slack.messages == []
+    db = sqlite3.connect(cli.tmp / "km.db")
+    [(due,)] = db.execute("SELECT next_attempt_at FROM outbox WHERE channel = 'slack'").fetchall()
+    assert datetime.fromisoformat(due).replace(tzinfo=UTC) >= before + timedelta(seconds=30)
     assert cli.run("poll", "--once").returncode == 0
-    assert slack.messages == []  # Retry-After (2 s) not yet passed
-    time.sleep(2.1)
+    assert slack.messages == []  # not before Retry-After
+    with db:  # let the 30 s pass
+        db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01 00:00:00' WHERE channel = 'slack'")
+    db.close()
     assert cli.run("poll", "--once").returncode == 0
     assert len(slack.messages) == 1
 

@@ -97,7 +97,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
             if time.monotonic() >= deadline:
                 break
             world.apply_followups(cycle)
-            for _ in range(rng.choices([0, 1, 2], [35, 45, 20])[0]):
+            for _ in range(rng.choices([0, 1, 2], [45, 40, 15])[0]):
                 world.new_letter(cycle)
             armed = world.arm_faults()
             kill_after = rng.uniform(0, MAX_KILL_DELAY) if rng.random() < KILL_FRACTION else None

@@ -9,14 +9,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
 
-from ..models import DossierRef, Letter
+from ..models import Attachment, DossierRef, Letter
 from .mirror import _chunks
 from .schema import letter_keys, letters, matches, outbox, sru_records, tk_documents, watches
 
 LETTER_FIELDS = (
     "dossiers", "dossier_title", "number", "kind", "date", "subject", "title", "vergaderjaar",
     "document_nummer", "zaak_nummer", "tk_guid", "ob_identifier", "senders", "tk_url", "tk_file_url",
-    "ob_html_url", "ob_pdf_url", "deleted",
+    "ob_html_url", "ob_pdf_url", "ob_html_source", "deleted",
 )  # fmt: skip
 
 
@@ -134,6 +134,51 @@ def add_matches(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def all_letter_ids(conn: Connection) -> list[int]:
     return list(conn.execute(select(letters.c.id).where(letters.c.deleted.is_(False))).scalars())
+
+
+def alerted_watches(conn: Connection, letter_ids: Iterable[int]) -> dict[int, list[str]]:
+    """letter id → watches that alerted it (not silently recorded)."""
+    out: dict[int, list[str]] = {}
+    wanted = list(set(letter_ids))
+    for i in range(0, len(wanted), 500):
+        rows = conn.execute(
+            select(matches.c.letter_id, matches.c.watch).where(
+                matches.c.letter_id.in_(wanted[i : i + 500]), matches.c.silent.is_(False)
+            )
+        )
+        for lid, watch in rows:
+            out.setdefault(lid, []).append(watch)
+    return out
+
+
+def attachments(conn: Connection, letters_: Iterable[Letter]) -> dict[int, tuple[Attachment, ...]]:
+    """Bijlagen of each letter: TK documents naming it as bronDocument, SRU records naming it hoofddocument."""
+    wanted = list(letters_)
+    by_tk = {x.tk_guid: x.id for x in wanted if x.tk_guid}
+    by_ob = {x.ob_identifier: x.id for x in wanted if x.ob_identifier}
+    found: dict[int, dict[int, Attachment]] = {}
+    queries: list[tuple[Any, dict[str, int]]] = []
+    if by_tk:
+        tk_query = (
+            select(tk_documents.c.bron_guid, letters.c.id, letters.c.subject, letters.c.ob_html_url)
+            .add_columns(letters.c.tk_file_url)
+            .join(letters, letters.c.id == tk_documents.c.letter_id)
+            .where(tk_documents.c.bron_guid.in_(list(by_tk)), tk_documents.c.deleted.is_(False))
+        )
+        queries.append((tk_query, by_tk))
+    if by_ob:
+        ob_query = (
+            select(sru_records.c.hoofddocument, letters.c.id, letters.c.subject, letters.c.ob_html_url)
+            .add_columns(letters.c.ob_pdf_url)
+            .join(letters, letters.c.id == sru_records.c.letter_id)
+            .where(sru_records.c.hoofddocument.in_(list(by_ob)))
+        )
+        queries.append((ob_query, by_ob))
+    for query, parents in queries:
+        for parent_ref, att_id, subject, url1, url2 in conn.execute(query):
+            parent = parents[parent_ref]
+            found.setdefault(parent, {})[att_id] = Attachment(subject or "Bijlage", url1 or url2)
+    return {k: tuple(v.values()) for k, v in found.items()}
 
 
 def count_matches(conn: Connection) -> dict[str, int]:

@@ -103,6 +103,8 @@ def upsert_documents(conn: Connection, docs: Sequence[TkDocument], letter_ids: d
             "dossier_guids": ",".join(d.dossier_guids),
             "zaak_guids": ",".join(d.zaak_guids),
             "bron_guid": d.bron_document_guid,
+            "content_type": d.content_type,
+            "content_length": d.content_length,
             "skiptoken": d.skiptoken,
             "deleted": d.deleted,
         }

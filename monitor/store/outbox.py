@@ -29,6 +29,7 @@ class Delivery:
     target: str
     letter_id: int | None
     batch: str
+    hold: str
     watch: str
     reason: str
     text: str | None
@@ -41,10 +42,21 @@ def enqueue(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> 
     """Add deliveries (dicts with idem_key, event, channel, target, ...); return how many were new."""
     full = [
         {"status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "target": "",
-         "batch": "", "watch": "", "reason": "", **row}
+         "batch": "", "hold": "", "watch": "", "reason": "", **row}
         for row in rows
     ]  # fmt: skip
     return insert_ignore(conn, outbox, full)
+
+
+def statuses(conn: Connection, idem_keys: Sequence[str]) -> list[str | None]:
+    """The status of each idempotency key's row (None when there is no such row), in order."""
+    found: dict[str, str] = {}
+    for i in range(0, len(idem_keys), 500):
+        rows = conn.execute(
+            select(outbox.c.idem_key, outbox.c.status).where(outbox.c.idem_key.in_(idem_keys[i : i + 500]))
+        )
+        found.update({k: st for k, st in rows})
+    return [found.get(k) for k in idem_keys]
 
 
 def claim(conn: Connection, owner: str, now: datetime, lease: float, limit: int = 200) -> list[Delivery]:
@@ -72,7 +84,7 @@ def claim(conn: Connection, owner: str, now: datetime, lease: float, limit: int 
 
 def _to_delivery(m: Any) -> Delivery:
     return Delivery(
-        m["id"], m["event"], m["channel"], m["target"], m["letter_id"], m["batch"], m["watch"], m["reason"],
+        m["id"], m["event"], m["channel"], m["target"], m["letter_id"], m["batch"], m["hold"], m["watch"], m["reason"],
         m["text"], m["attempts"], m["created_at"], m["first_failure_at"],
     )  # fmt: skip
 

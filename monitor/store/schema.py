@@ -114,7 +114,9 @@ tk_documents = Table(
     Column("volgnummer", Integer),
     Column("dossier_guids", Text, nullable=False, default=""),
     Column("zaak_guids", Text, nullable=False, default=""),
-    Column("bron_guid", String(64)),
+    Column("bron_guid", String(64), index=True),
+    Column("content_type", String(128)),
+    Column("content_length", BigInteger),
     Column("skiptoken", BigInteger),
     Column("deleted", Boolean, nullable=False, default=False),
 )
@@ -137,7 +139,7 @@ sru_records = Table(
     Column("identifier", String(128), primary_key=True),
     Column("letter_id", Integer, index=True),
     Column("version", String(64), nullable=False),  # modified date + change timestamp
-    Column("hoofddocument", String(128)),
+    Column("hoofddocument", String(128), index=True),
 )
 
 letters = Table(
@@ -161,6 +163,10 @@ letters = Table(
     Column("tk_file_url", Text),
     Column("ob_html_url", Text),
     Column("ob_pdf_url", Text),
+    Column("ob_html_source", Text),  # the repository's HTML manifestation, read for enrichment
+    Column("details", Text),  # LetterDetails JSON, for the letter version in details_key
+    Column("details_key", Text),
+    Column("details_error", Text),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("first_seen", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -200,11 +206,13 @@ outbox = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("idem_key", String(255), nullable=False, unique=True),
-    Column("event", String(16), nullable=False),  # new | operator | test
+    Column("event", String(16), nullable=False),  # new | followup | operator | test
     Column("channel", String(128), nullable=False),
     Column("target", String(320), nullable=False, default=""),
     Column("letter_id", Integer),  # None for operator and test messages
     Column("batch", String(64), nullable=False, default=""),  # the poll that produced it
+    # Held for a digest or until quiet hours end: rows with the same hold go out as one message.
+    Column("hold", String(64), nullable=False, default=""),
     Column("watch", String(128), nullable=False, default=""),
     Column("reason", Text, nullable=False, default=""),
     Column("text", Text),

@@ -1,0 +1,50 @@
+"""Downloading a letter for enrichment through the shared :class:`~monitor.http.Fetcher`.
+
+Small on purpose: the Fetcher owns timeouts, pacing and the size cap; this module picks
+the Accept header, refuses files whose size does not match what the Tweede Kamer
+announced (a truncated or substituted download), and hands the bytes to a parser.
+Fetch failures stay :class:`~monitor.http.SourceError`; unusable content is
+:class:`EnrichError`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..http import Fetcher
+from .html import parse_publication_html
+from .model import EnrichError, LetterDetails
+from .pdftext import DOCX_TYPE, PDF_TYPE, document_kind, parse_document
+
+SOURCE_PUBLICATION: Final = "ob-publication"
+SOURCE_TK_FILE: Final = "tk-document"
+HTML_ACCEPT: Final = "text/html, application/xhtml+xml;q=0.9"
+FILE_ACCEPT: Final = f"{PDF_TYPE}, {DOCX_TYPE};q=0.9, */*;q=0.1"
+
+
+def enrich_from_publication(fetcher: Fetcher, html_url: str) -> LetterDetails:
+    """Fetch a kamerstuk page from officiële bekendmakingen and read it."""
+    result = fetcher.get(SOURCE_PUBLICATION, html_url, accept=HTML_ACCEPT, expect_xml=False)
+    return parse_publication_html(result.content)
+
+
+def enrich_from_tk_file(
+    fetcher: Fetcher, file_url: str, content_type: str | None, content_length: int | None
+) -> LetterDetails | None:
+    """Fetch a Tweede Kamer Document file (PDF or DOCX) and read it.
+
+    Returns None, without downloading, when the announced type is neither PDF, DOCX nor
+    a generic type (those are sniffed after download).  ``content_length`` is the
+    Document's announced size; a positive value must match the download exactly.
+    """
+    if document_kind(content_type) is None:
+        return None
+    cap = fetcher.settings.max_bytes
+    if content_length is not None and content_length > cap:
+        raise EnrichError(f"{SOURCE_TK_FILE}: announced size {content_length} bytes exceeds the {cap}-byte cap")
+    result = fetcher.get(SOURCE_TK_FILE, file_url, accept=FILE_ACCEPT, expect_xml=False)
+    if content_length is not None and content_length > 0 and len(result.content) != content_length:
+        raise EnrichError(
+            f"{SOURCE_TK_FILE}: downloaded {len(result.content)} bytes but {content_length} were announced ({file_url})"
+        )
+    return parse_document(result.content, content_type)

@@ -1,0 +1,346 @@
+"""The Tweede Kamer's own letter file (PDF or DOCX): bytes to text, and text to details.
+
+This module owns the file formats and the plain-text letter layout of letter-anatomy.md:
+addressee block, ``Datum``, a ``Betreft`` that may wrap, ``Geachte Voorzitter,``, body
+blocks separated by blank lines, footnotes where the page broke, and the signature
+block (one or two columns).  PDF text comes from pypdf's layout mode, which keeps the
+blank lines between paragraphs and the wide gaps between signature columns that the
+parser relies on.  Broken, encrypted or oversized files raise :class:`EnrichError`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+from lxml import etree
+from pypdf import PageObject, PdfReader
+
+from ..http import SourceError
+from ..xmlsafe import child, local, parse_xml
+from .model import EnrichError, LetterDetails, Source
+from .text import (
+    choose_summary,
+    find_citations,
+    join_lines,
+    looks_like_table,
+    parse_dutch_date,
+    parse_signatures,
+    signature_start,
+    split_columns,
+    squash,
+    strip_note_markers,
+)
+
+logger = logging.getLogger(__name__)
+
+PDF_TYPE: Final = "application/pdf"
+DOCX_TYPE: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_GENERIC_TYPES: Final = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/download"})
+# word/document.xml of a long letter is well under 1 MB; the cap stops zip bombs, whose
+# declared size is not trusted either (the read itself is capped).
+DOCX_MAX_XML_BYTES: Final = 10 * 1024 * 1024
+DOCX_MAX_ENTRIES: Final = 2000
+_HEADER_LINES: Final = 80  # Datum and Betreft sit on the first page, above the salutation
+_MAX_PROBLEM: Final = 200
+
+_LABEL = re.compile(r"^(datum|betreft|onderwerp)\b\s*:?\s*", re.IGNORECASE)
+_OTHER_LABEL = re.compile(
+    r"^(?:datum|betreft|onderwerp|ons kenmerk|uw kenmerk|kenmerk|uw brief|onze referentie|referentie"
+    r"|bijlagen?|bijlage\(n\)|contactpersoon|geachte|aan)\b",
+    re.IGNORECASE,
+)
+_SALUTATION = re.compile(r"^(?:geachte|hooggeachte|zeer geachte|beste)\b", re.IGNORECASE)
+_PAGE_FURNITURE = re.compile(r"^(?:pagina\s+\d+\s+van\s+\d+|\d+\s*/\s*\d+|-\s*\d+\s*-)$", re.IGNORECASE)
+_PLACE_DATE = re.compile(r"^[A-Z][\w'’ -]{1,40},\s+\d{1,2}\s+[a-z]+\s+\d{4}$")
+_FOOTNOTE = re.compile(r"^(\d{1,3})\s+(?=[A-Z\"“‘(]|https?:|www\.)")
+
+
+# --- text → details -------------------------------------------------------------------
+
+
+def parse_letter_text(text: str, *, source: Source = "pdf") -> LetterDetails:
+    """Read a letter's extracted text (letter-anatomy.md layout) into :class:`LetterDetails`.
+
+    Never raises on odd text: what cannot be found stays None or empty.
+    """
+    lines = _clean_lines(text)
+    date_at = _find_label(lines, ("datum",))
+    subject_at = _find_label(lines, ("betreft", "onderwerp"))
+    letter_date = parse_dutch_date(date_at[1]) if date_at else None
+    subject, subject_end = _subject(lines, subject_at) if subject_at else (None, -1)
+    place_date = next((squash(x) for x in lines[:_HEADER_LINES] if _PLACE_DATE.match(x.strip())), None)
+
+    header_end = max(subject_end, date_at[0] if date_at else -1)
+    salutation = next((i for i in range(header_end + 1, len(lines)) if _SALUTATION.match(lines[i].strip())), None)
+    body_start = salutation + 1 if salutation is not None else header_end + 1
+    blocks = _blocks(lines[body_start:])
+
+    notes = [b for b in blocks if _is_footnote_block(b)]
+    blocks = _merge_broken(b for b in blocks if not _is_footnote_block(b))
+    note_numbers = {int(m[1]) for b in notes for line in b if (m := _FOOTNOTE.match(line.strip()))}
+    sig_from = signature_start(blocks)
+    body, signature = blocks[:sig_from], blocks[sig_from:]
+
+    paragraphs = [strip_note_markers(join_lines(b), note_numbers) for b in body if not looks_like_table(b)]
+    signatories = parse_signatures([line for block in signature for line in [*block, ""]])
+    cited_text = " ".join(join_lines(b) for b in [*body, *notes])
+    return LetterDetails(
+        subject=subject or None,
+        letter_date=letter_date or parse_dutch_date(place_date),
+        place_date_line=place_date,
+        sender_office=signatories[0].office if signatories else None,
+        summary=choose_summary(paragraphs),
+        signatories=signatories,
+        cited=tuple(find_citations(cited_text)),
+        source=source,
+    )
+
+
+def _clean_lines(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n").replace("\u00a0", " ")
+    return [line.rstrip() for line in text.split("\n") if not _PAGE_FURNITURE.match(line.strip())]
+
+
+def _find_label(lines: Sequence[str], names: tuple[str, ...]) -> tuple[int, str, int] | None:
+    """(line index, value, value column) of the first ``Datum …``/``Betreft …`` in the header."""
+    for i, line in enumerate(lines[:_HEADER_LINES]):
+        segments = split_columns(line)
+        if not segments:
+            continue
+        start, first = segments[0]
+        m = _LABEL.match(first)
+        if not m or m[1].lower() not in names:
+            continue
+        value = first[m.end() :].strip()
+        if value:
+            return i, value, start + m.end()
+        if len(segments) > 1:  # label and value in separate columns (a table row, a wide gap)
+            return i, segments[1][1], segments[1][0]
+        # Label and value extracted on separate lines (a form-like layout).
+        for j in range(i + 1, min(i + 3, len(lines))):
+            if lines[j].strip():
+                nxt = split_columns(lines[j])[0][1]
+                return (j, nxt, split_columns(lines[j])[0][0]) if not _OTHER_LABEL.match(nxt) else None
+        return None
+    return None
+
+
+def _subject(lines: Sequence[str], found: tuple[int, str, int]) -> tuple[str, int]:
+    """The Betreft value plus its wrapped continuation lines, and the index of its last line."""
+    index, value, column = found
+    parts = [value]
+    j = index + 1
+    while j < len(lines) and j <= index + 3 and lines[j].strip():
+        start, text = split_columns(lines[j])[0]
+        # A continuation is aligned under the value (or at the margin); text further right is another column.
+        if start > column + 2 or _OTHER_LABEL.match(text) or _SALUTATION.match(text):
+            break
+        parts.append(text)
+        j += 1
+    return join_lines(parts), j - 1
+
+
+def _blocks(lines: Sequence[str]) -> list[list[str]]:
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if line.strip():
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _is_footnote_block(block: Sequence[str]) -> bool:
+    """``1 Kamerstuk 2024-2025, 26643, nr. 1265.`` and its neighbours, where the page broke."""
+    first = block[0].strip()
+    return len(block) <= 10 and bool(_FOOTNOTE.match(first)) and not first.endswith(",")
+
+
+def _merge_broken(blocks: Iterator[list[str]] | Sequence[list[str]]) -> list[list[str]]:
+    """Rejoin a paragraph that a page break (or a footnote block in between) cut in two."""
+    merged: list[list[str]] = []
+    for block in blocks:
+        if merged and not merged[-1][-1].rstrip().endswith((".", "!", "?", ":", ";")):
+            first = block[0].strip()
+            if first[:1].islower():
+                merged[-1] = [*merged[-1], *block]
+                continue
+        merged.append(list(block))
+    return merged
+
+
+# --- PDF -------------------------------------------------------------------------------
+
+
+def extract_pdf_text(data: bytes, *, max_pages: int = 20) -> str:
+    """Text of the first ``max_pages`` pages, laid out (blank lines and column gaps kept).
+
+    Raises :class:`EnrichError` for anything that is not a readable PDF with a text layer.
+    """
+    if b"%PDF-" not in data[:1024]:
+        raise EnrichError(f"not a PDF (starts with {data[:16]!r})")
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EnrichError("encrypted PDF that needs a password")
+        count = min(len(reader.pages), max_pages)
+        pages = [_page_text(reader.pages[i]) for i in range(count)]
+    except EnrichError:
+        raise
+    except Exception as exc:  # pypdf raises many types on malformed input; none may escape as a crash
+        raise EnrichError(_problem("unreadable PDF", exc)) from exc
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise EnrichError("PDF has no text layer (a scan?)")
+    return text
+
+
+def _page_text(page: PageObject) -> str:
+    try:
+        return page.extract_text(extraction_mode="layout")
+    except Exception as exc:  # layout mode is stricter about fonts; plain mode still gives the words
+        logger.debug("layout extraction failed (%s), using plain mode", exc)
+        return page.extract_text()
+
+
+# --- DOCX ------------------------------------------------------------------------------
+
+
+def extract_docx_text(data: bytes) -> str:
+    """Paragraphs of ``word/document.xml`` separated by blank lines; table rows become
+    lines with cells separated by wide gaps, as a PDF table would extract."""
+    xml = _docx_document_xml(data)
+    try:
+        root = parse_xml(xml, "docx")
+    except SourceError as exc:
+        raise EnrichError(f"DOCX word/document.xml: {exc.problem}") from exc
+    body = child(root, "body")
+    if body is None:
+        raise EnrichError("DOCX word/document.xml has no body")
+    return "\n\n".join(_docx_blocks(body))
+
+
+def _docx_document_xml(data: bytes) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if len(infos) > DOCX_MAX_ENTRIES:
+                raise EnrichError(f"DOCX with {len(infos)} zip entries rejected")
+            try:
+                info = zf.getinfo("word/document.xml")
+            except KeyError:
+                raise EnrichError("DOCX without word/document.xml") from None
+            if info.file_size > DOCX_MAX_XML_BYTES:
+                raise EnrichError(f"DOCX word/document.xml declares {info.file_size} bytes (cap {DOCX_MAX_XML_BYTES})")
+            with zf.open(info) as fh:
+                xml = fh.read(DOCX_MAX_XML_BYTES + 1)
+    except EnrichError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
+        raise EnrichError(_problem("unreadable DOCX", exc)) from exc
+    if len(xml) > DOCX_MAX_XML_BYTES:
+        raise EnrichError(f"DOCX word/document.xml inflates past {DOCX_MAX_XML_BYTES} bytes")
+    return xml
+
+
+_DOCX_SKIP: Final = frozenset({"sectPr", "del", "delText", "instrText", "Fallback", "footnoteReference"})
+
+
+def _docx_blocks(parent: etree._Element) -> Iterator[str]:
+    for el in parent:
+        name = local(el)
+        if name == "p":
+            extra: list[str] = []
+            yield _docx_paragraph(el, extra)
+            yield from extra
+        elif name == "tbl":
+            yield "\n".join(_docx_rows(el))
+        elif name not in _DOCX_SKIP:  # sdt, sdtContent, customXml … wrap paragraphs
+            yield from _docx_blocks(el)
+
+
+def _docx_paragraph(p: etree._Element, textboxes: list[str]) -> str:
+    """A paragraph's text (``w:br`` as a line break); text boxes inside it go to ``textboxes``."""
+    out: list[str] = []
+
+    def walk(el: etree._Element) -> None:
+        for node in el:
+            name = local(node)
+            if name in _DOCX_SKIP:
+                continue
+            if name == "txbxContent":  # a frame such as the margin column: its own paragraphs
+                textboxes.extend(_docx_blocks(node))
+            elif name == "t":
+                out.append(node.text or "")
+            elif name == "tab":
+                out.append("\t")
+            elif name in ("br", "cr"):
+                out.append("\n")
+            else:
+                walk(node)
+
+    walk(p)
+    return "".join(out)
+
+
+def _docx_rows(table: etree._Element) -> Iterator[str]:
+    for row in table.iter():
+        if local(row) != "tr":
+            continue
+        cells = []
+        for cell in row:
+            if local(cell) == "tc":
+                cells.append(squash(" ".join(_docx_blocks(cell))))
+        line = "     ".join(c for c in cells if c)
+        if line:
+            yield line
+
+
+# --- dispatch --------------------------------------------------------------------------
+
+
+def document_kind(content_type: str | None, data: bytes | None = None) -> str | None:
+    """``"pdf"``, ``"docx"`` or None, from the content type; generic or missing types are
+    decided by the file's magic bytes when ``data`` is given (``"unknown"`` without data)."""
+    declared = (content_type or "").split(";", 1)[0].strip().lower()
+    if declared == PDF_TYPE:
+        return "pdf"
+    if declared == DOCX_TYPE:
+        return "docx"
+    if declared not in _GENERIC_TYPES:
+        return None
+    if data is None:
+        return "unknown"
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data.startswith(b"PK\x03\x04"):
+        return "docx"
+    return None
+
+
+def parse_document(data: bytes, content_type: str | None) -> LetterDetails | None:
+    """Details from a PDF or DOCX letter file; None for any other kind of file.
+
+    Raises :class:`EnrichError` when the file claims to be PDF/DOCX but cannot be read.
+    """
+    kind = document_kind(content_type, data)
+    if kind == "pdf":
+        return parse_letter_text(extract_pdf_text(data), source="pdf")
+    if kind == "docx":
+        return parse_letter_text(extract_docx_text(data), source="docx")
+    return None
+
+
+def _problem(what: str, exc: BaseException) -> str:
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{what}: {type(exc).__name__}{': ' + detail if detail else ''}"[:_MAX_PROBLEM]
