@@ -77,7 +77,11 @@ class Worker:
             for _ in range(n):
                 h.cycle(msg.get("sources"))
 
+        profiler = _profiler(msg)
         out = self._measure(run)
+        if profiler is not None:
+            profiler.stop()
+            out["profile"] = profiler.output_text(unicode=True, color=False, show_all=bool(msg.get("show_all")))
         if msg.get("gc"):
             gc.collect()
         out.update(rss_mb=rss_mb(), fds=open_fds(), peak_rss_mb=peak_rss_mb())
@@ -89,12 +93,7 @@ class Worker:
         prepare_watches(h.ctx)
         gc.collect()
         rss_before = rss_mb()
-        profiler = None
-        if msg.get("profile"):
-            from pyinstrument import Profiler
-
-            profiler = Profiler(interval=0.002)
-            profiler.start()
+        profiler = _profiler(msg)
         if msg.get("tracemalloc"):
             tracemalloc.start()
         ok: list[bool] = []
@@ -105,7 +104,7 @@ class Worker:
             out["tracemalloc_peak_mb"] = peak / (1024 * 1024)
         if profiler is not None:
             profiler.stop()
-            out["profile"] = profiler.output_text(unicode=True, color=False, show_all=False)
+            out["profile"] = profiler.output_text(unicode=True, color=False, show_all=bool(msg.get("show_all")))
         out.update(ok=ok[0], rss_before_mb=rss_before, rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb())
         return out
 
@@ -142,6 +141,17 @@ class Worker:
         if self.h is not None:
             self.h.close()
         return {"closed": datetime.now(UTC).isoformat()}
+
+
+def _profiler(msg: dict[str, Any]) -> Any:
+    """A started pyinstrument profiler when the command asks for one."""
+    if not msg.get("profile"):
+        return None
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    return profiler
 
 
 def main() -> int:

@@ -201,7 +201,7 @@ def extract_pdf_text(data: bytes, *, max_pages: int = 20) -> str:
         raise EnrichError(_problem("unreadable PDF", exc)) from exc
     text = "\n\n".join(pages)
     if not text.strip():
-        raise EnrichError("PDF has no text layer (a scan?)")
+        raise EnrichError("PDF has no extractable text (a scan, or damaged)")
     return text
 
 

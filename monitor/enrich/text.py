@@ -140,7 +140,7 @@ def keeps_hyphen(before: str, after: str) -> bool:
 _SALUTATION = re.compile(r"^(?:geachte|hooggeachte|beste|zeer geachte)\b", re.IGNORECASE)
 _ADDRESSEE = re.compile(r"^(?:aan\s+)?de\s+voorzitter\s+van\s+de\s+(?:tweede|eerste)\s+kamer", re.IGNORECASE)
 _PURPOSE = re.compile(
-    r"^(?:met|in|via)\s+(?:deze|dit|onderhavige|voorliggende)\s+(?:brief|schrijven)\b"
+    r"^(?:met|in|via)\s+(?:deze|dit|onderhavige|voorliggende)\s+(?:\w*brief|schrijven)\b"
     r"|^hierbij\s+(?:informeer|informeren|stuur|sturen|zend|zenden|bied|bieden|ontvangt)\b",
     re.IGNORECASE,
 )
