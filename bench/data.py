@@ -9,6 +9,7 @@ dossier link, as a new letter first appears).
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -207,3 +208,46 @@ def publish_sru_background(sru: SruServer, world: World, *, today: date, per_day
                 dossier_title=d.titel, date=day - timedelta(days=rng.randint(0, 20)), modified=day,
             )  # fmt: skip
     return n
+
+
+_BODY = (
+    "Hierbij informeer ik uw Kamer, mede namens de minister van Economische Zaken, over de voortgang van "
+    "de coördinatie van het beleid. In de brief van 13 mei jl. heb ik toegezegd u vóór de zomer te "
+    "informeren over de financiële gevolgen en de uitvoering door gemeenten en provincies.",
+    "De reïntegratie van de betrokken uitvoeringsorganisaties is geëvalueerd. Uit de evaluatie blijkt dat "
+    "één loket voor burgers en ondernemers de doorlooptijd verkort; tegelijk vraagt de naïeve aanname dat "
+    "dit zonder extra middelen kan om een nadere analyse, die ik u in het najaar doe toekomen.",
+    "Ik heb het Centraal Planbureau gevraagd de doorrekening te actualiseren. De resultaten deel ik met uw "
+    "Kamer zodra zij beschikbaar zijn, uiterlijk bij de begroting voor het volgende jaar.",
+)
+
+
+@functools.cache
+def letter_pdf() -> tuple[bytes, str]:
+    """A two-page Kamerbrief as a PDF (letter layout: Datum, Betreft, salutation, body, signature).
+
+    Returns the fake's default stub when ``fpdf2`` (a test dependency) is missing.
+    """
+    try:
+        from fpdf import FPDF
+    except ImportError:  # pragma: no cover - fpdf2 is in the test extras
+        return b"%PDF-1.4\n%fake\n", "application/pdf"
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_auto_page_break(True, margin=25)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    for line in ("De Voorzitter van de Tweede Kamer", "der Staten-Generaal", "Postbus 20018", "2500 EA  DEN HAAG"):
+        pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    pdf.cell(0, 5, "Datum       27 juni 2025", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, "Betreft     Voortgang van de coördinatie van het beleid", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    pdf.cell(0, 5, "Geachte Voorzitter,", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(5)
+    for _ in range(4):  # about two pages
+        for paragraph in _BODY:
+            pdf.multi_cell(0, 5, paragraph, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(5)
+    for line in ("De minister van Binnenlandse Zaken en", "Koninkrijksrelaties,", "", "", "J.A. de Vries"):
+        pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output()), "application/pdf"

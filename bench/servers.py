@@ -28,6 +28,18 @@ def no_nagle() -> None:
     sru_server._Handler.disable_nagle_algorithm = True
 
 
+class TimedList(list[str]):
+    """A list that also notes when each item was appended (for ``TkFeedServer.requests``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def append(self, item: str) -> None:
+        self.times.append(time.monotonic())
+        super().append(item)
+
+
 class Arrivals:
     """Monotonic arrival time of the first message naming each key (thread-safe)."""
 

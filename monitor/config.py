@@ -82,6 +82,12 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrichmentConfig:
+    enabled: bool = True
+    timeout_seconds: float = 60.0  # never hold an alert back longer than this
+
+
+@dataclass(frozen=True, slots=True)
 class OperatorConfig:
     channels: tuple[str, ...] = ()
     failure_threshold: int = 5
@@ -140,6 +146,7 @@ class Settings:
     syncfeed: SyncFeedConfig = SyncFeedConfig()
     sru: SruConfig = SruConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    enrichment: EnrichmentConfig = EnrichmentConfig()
     operator: OperatorConfig = OperatorConfig()
     channels: tuple[ChannelConfig, ...] = (ChannelConfig("console", "console"),)
     watches: tuple[WatchConfig, ...] = (WatchConfig("dossier-26643", (DossierRef(26643),)),)
@@ -279,7 +286,7 @@ def load(path: Path | None, *, database: str | None = None) -> Settings:
     )
 
 
-_TOP = {"monitor", "http", "sources", "delivery", "operator", "channel", "watch"}
+_TOP = {"monitor", "http", "sources", "delivery", "enrichment", "operator", "channel", "watch"}
 
 
 def parse(data: Mapping[str, Any]) -> Settings:
@@ -306,6 +313,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         syncfeed=_syncfeed(r, r.table(sources, "syncfeed", "sources")),
         sru=_sru(r, r.table(sources, "sru", "sources")),
         delivery=_delivery(r, r.table(data, "delivery", "")),
+        enrichment=_enrichment(r, r.table(data, "enrichment", "")),
         operator=operator,
         channels=channels,
         watches=watches,
@@ -378,6 +386,15 @@ def _delivery(r: _Reader, t: Mapping[str, Any]) -> DeliveryConfig:
         backoff_cap_seconds=r.positive(t, "backoff_cap_seconds", p, 3600.0),
         lease_seconds=r.positive(t, "lease_seconds", p, 120.0),
         digest_threshold=r.count(t, "digest_threshold", p, 5),
+    )
+
+
+def _enrichment(r: _Reader, t: Mapping[str, Any]) -> EnrichmentConfig:
+    p = "enrichment"
+    r.known(t, p, set(EnrichmentConfig.__dataclass_fields__))
+    return EnrichmentConfig(
+        enabled=r.value(t, "enabled", p, bool, True),
+        timeout_seconds=r.positive(t, "timeout_seconds", p, 60.0),
     )
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .context import Context, owner_is_dead
-from .models import Alert
+from .enrichment import enrich
+from .models import Alert, LetterDetails
 from .notify.base import Channel, DeliveryError
 from .store import letters as letter_store
 from .store import outbox as outbox_store
@@ -38,6 +39,15 @@ def backoff(attempt: int, base: float, cap: float, retry_after: float | None = N
     ceiling = min(cap, base * 2 ** min(attempt, 30))
     delay = random.uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
+
+
+def _details(text: str | None) -> LetterDetails | None:
+    if not text:
+        return None
+    try:
+        return LetterDetails.from_json(text)
+    except ValueError:  # written by another version: render without rather than fail
+        return None
 
 
 class Deliverer:
@@ -95,10 +105,15 @@ class Deliverer:
         first = unit[0]
         if first.event not in ("new", "followup"):
             return Alert(event=first.event, text=first.text, delivery_id=first.id, created_at=first.created_at)
+        ids = [r.letter_id for r in unit if r.letter_id is not None]
+        enrich(self.ctx, ids, queued_at=min(r.created_at for r in unit))
         with self.ctx.engine.connect() as conn:
-            found = letter_store.load(conn, [r.letter_id for r in unit if r.letter_id is not None])
+            found = letter_store.load(conn, ids)
             extra = letter_store.attachments(conn, found.values())
-        found = {i: replace(x, attachments=extra.get(i, ())) for i, x in found.items()}
+            details = letter_store.details(conn, ids)
+        found = {
+            i: replace(x, attachments=extra.get(i, ()), details=_details(details.get(i))) for i, x in found.items()
+        }
         letters = sorted(found.values(), key=lambda x: (x.date is not None, x.date, x.id), reverse=True)
         if first.event == "followup":
             return Alert("followup", tuple(letters), (), (first.watch,), first.text, first.id, first.created_at)

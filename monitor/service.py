@@ -31,9 +31,10 @@ class Service:
     def __init__(self, ctx: Context, deliverer: Deliverer) -> None:
         self.ctx = ctx
         self.deliverer = deliverer
+        self.executor = ThreadPoolExecutor(1)
         self.scheduler = BlockingScheduler(
             timezone=ctx.settings.timezone,
-            executors={"default": ThreadPoolExecutor(1)},
+            executors={"default": self.executor},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -75,6 +76,9 @@ class Service:
             "kamermonitor running: %s; %d watch(es); database %s", schedule, len(self.ctx.settings.watches), database
         )
         self.scheduler.start()
+        # The signal handler only stops the scheduling; the step in progress finishes here,
+        # before the database and HTTP client are closed underneath it.
+        self.executor.shutdown(wait=True)
         logger.info("kamermonitor stopped")
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:

@@ -31,8 +31,22 @@ from .text import (
 )
 
 _BR: Final = "\ue000"  # stands in for <br>: source newlines inside a <p> are not line breaks
-_NOISE_TAGS: Final = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "nav", "aside"]
-_NOISE_TAGS_MORE: Final = ["form", "button", "select"]
+# Never read: scripts and styles can carry any text, the rest is site furniture.
+_NOISE_TAGS: Final = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "nav",
+    "aside",
+    "form",
+    "button",
+    "select",
+]
 _NOISE_SELECTORS: Final = (
     "header, footer, #sidebar, #extrainfo, #kopregel, #voetregel, #inhoudsopgave, .breadcrumb, [role=navigation]"
 )
@@ -63,7 +77,7 @@ def parse_publication_html(data: bytes) -> LetterDetails:
     """
     soup = _soup(data)
     meta = _meta(soup)
-    for tag in soup([*_NOISE_TAGS, *_NOISE_TAGS_MORE]):
+    for tag in soup(_NOISE_TAGS):
         tag.decompose()
     for tag in soup.select(_NOISE_SELECTORS):
         tag.decompose()

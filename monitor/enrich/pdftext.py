@@ -173,7 +173,7 @@ def _merge_broken(blocks: Iterator[list[str]] | Sequence[list[str]]) -> list[lis
         if merged and not merged[-1][-1].rstrip().endswith((".", "!", "?", ":", ";")):
             first = block[0].strip()
             if first[:1].islower():
-                merged[-1] = [*merged[-1], *block]
+                merged[-1].extend(block)
                 continue
         merged.append(list(block))
     return merged

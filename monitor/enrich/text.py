@@ -101,26 +101,29 @@ def join_lines(lines: Iterable[str]) -> str:
     ``Rijks-`` + ``bijdrage`` gives ``Rijksbijdrage`` but ``AI-`` + ``fabriek`` keeps its
     hyphen, as does ``Regio-`` + ``en Rijksbijdrage`` (an elided compound).
     """
-    out = ""
+    parts: list[str] = []  # appended pieces, so long blocks stay linear
     for raw in lines:
         line = raw.strip()
         if not line:
             continue
-        if not out:
-            out = line
-        elif out.endswith("\u00ad"):  # soft hyphen: always a layout break
-            out = out[:-1] + line
-        elif out.endswith("-") and len(out) > 1 and not out[-2].isspace():
-            before = re.split(r"\s", out)[-1][:-1]
+        last = parts[-1] if parts else ""
+        if not parts:
+            parts.append(line)
+        elif last.endswith("\u00ad"):  # soft hyphen: always a layout break
+            parts[-1] = last[:-1]
+            parts.append(line)
+        elif last.endswith("-") and len(last) > 1 and not last[-2].isspace():
+            before = last.rsplit(None, 1)[-1][:-1]
             if line.split()[0].lower() in _COORDINATORS:
-                out = f"{out} {line}"
+                parts.append(" " + line)
             elif keeps_hyphen(before, line):
-                out += line
+                parts.append(line)
             else:
-                out = out[:-1] + line
+                parts[-1] = last[:-1]
+                parts.append(line)
         else:
-            out = f"{out} {line}"
-    return squash(out)
+            parts.append(" " + line)
+    return squash("".join(parts))
 
 
 def keeps_hyphen(before: str, after: str) -> bool:
@@ -258,23 +261,30 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 # --- footnote markers -------------------------------------------------------------------
 
 
+# A footnote number glued to a word or to its closing punctuation: "brieven1", "(AI)1",
+# "gereserveerd.2" (but not "2.5" or "COVID-19"); and to a year: "januari 20251".
+_GLUED_NOTE = re.compile(r"^(.*[^\W\d_][.,;:!?]?[)\]”’\"]?)(\d{1,2})([.,;:)]*)$")
+_GLUED_YEAR_NOTE = re.compile(r"^((?:19|20)\d\d)(\d{1,2})([.,;:)]*)$")
+
+
 def strip_note_markers(text: str, numbers: Iterable[int]) -> str:
     """Remove footnote numbers glued to words by text extraction (``januari 20251`` → ``januari 2025``).
 
-    Only numbers of footnotes actually found are removed, so real figures survive.
+    Only numbers of footnotes actually found are removed, so real figures survive, and a
+    year only after a month name, so five-digit dossier numbers such as 19637 survive.
     """
     notes = {str(n) for n in numbers}
     if not notes:
         return text
-
-    def word_marker(m: re.Match[str]) -> str:
-        return m[1] if m[2] in notes else m[0]
-
-    def year_marker(m: re.Match[str]) -> str:
-        return m[1] if m[2] in notes else m[0]
-
-    text = re.sub(r"([^\W\d_][\w’'-]*?[^\W\d_]|[)\]”’\"])(\d{1,2})(?=[\s.,;:)]|$)", word_marker, text)
-    return re.sub(r"\b((?:19|20)\d\d)(\d{1,2})(?=[\s.,;:)]|$)", year_marker, text)
+    out: list[str] = []
+    for token in text.split(" "):  # token by token: linear, whatever the text
+        glued = _GLUED_NOTE.match(token)
+        year = _GLUED_YEAR_NOTE.match(token) if out and out[-1].lower() in MONTHS else None
+        found = glued or year
+        if found and found[2] in notes:
+            token = found[1] + found[3]
+        out.append(token)
+    return " ".join(out)
 
 
 # --- offices and signatures ---------------------------------------------------------------

@@ -181,6 +181,52 @@ def attachments(conn: Connection, letters_: Iterable[Letter]) -> dict[int, tuple
     return {k: tuple(v.values()) for k, v in found.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class DetailsState:
+    letter_id: int
+    ob_html_source: str | None
+    tk_file_url: str | None
+    content_type: str | None
+    content_length: int | None
+    details_key: str | None
+
+
+def details_states(conn: Connection, letter_ids: Iterable[int]) -> list[DetailsState]:
+    """What enrichment needs per letter: where to read it and which version was read."""
+    wanted = sorted(set(letter_ids))
+    if not wanted:
+        return []
+    files = {
+        lid: (ctype, clen)
+        for lid, ctype, clen in conn.execute(
+            select(tk_documents.c.letter_id, tk_documents.c.content_type, tk_documents.c.content_length).where(
+                tk_documents.c.letter_id.in_(wanted), tk_documents.c.deleted.is_(False)
+            )
+        )
+    }
+    rows = conn.execute(
+        select(letters.c.id, letters.c.ob_html_source, letters.c.tk_file_url, letters.c.details_key).where(
+            letters.c.id.in_(wanted), letters.c.deleted.is_(False)
+        )
+    )
+    return [DetailsState(lid, html, tk_file, *files.get(lid, (None, None)), key) for lid, html, tk_file, key in rows]
+
+
+def save_details(conn: Connection, letter_id: int, key: str, details: str | None, error: str | None) -> None:
+    conn.execute(
+        update(letters).where(letters.c.id == letter_id).values(details=details, details_key=key, details_error=error)
+    )
+
+
+def details(conn: Connection, letter_ids: Iterable[int]) -> dict[int, str]:
+    """letter id → stored details JSON."""
+    wanted = list(set(letter_ids))
+    rows = conn.execute(
+        select(letters.c.id, letters.c.details).where(letters.c.id.in_(wanted), letters.c.details.is_not(None))
+    )
+    return {lid: text for lid, text in rows}
+
+
 def count_matches(conn: Connection) -> dict[str, int]:
     rows = conn.execute(select(matches.c.watch, func.count()).group_by(matches.c.watch))
     return {w: n for w, n in rows}

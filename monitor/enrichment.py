@@ -1,0 +1,72 @@
+"""Enrich letters just before they are alerted: sender, summary, signatories — once per version.
+
+The official HTML publication is read when it exists, else the Tweede Kamer's own file
+(PDF or DOCX).  The result is stored with the version it was made from (the publication
+URL, or the file URL and its announced length), so each version is read once.  It never
+holds an alert back for long: after ``timeout_seconds`` from when the alert was queued,
+the alert goes out with what is known, and a later message about the letter (a
+follow-up) carries the details once they are there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from .context import Context
+from .enrich.fetch import enrich_from_publication, enrich_from_tk_file
+from .enrich.model import EnrichError, LetterDetails
+from .http import SourceError
+from .store import letters as letter_store
+
+logger = logging.getLogger(__name__)
+
+
+def _version(state: letter_store.DetailsState) -> str | None:
+    if state.ob_html_source:
+        return f"ob:{state.ob_html_source}"
+    if state.tk_file_url:
+        return f"tk:{state.tk_file_url}|{state.content_length or ''}"
+    return None
+
+
+def enrich(ctx: Context, letter_ids: Iterable[int], queued_at: datetime) -> None:
+    """Read and store details for the letters whose current version has none yet."""
+    cfg = ctx.settings.enrichment
+    if not cfg.enabled:
+        return
+    deadline = queued_at + timedelta(seconds=cfg.timeout_seconds)
+    with ctx.engine.connect() as conn:
+        states = letter_store.details_states(conn, letter_ids)
+    for state in states:
+        version = _version(state)
+        if version is None or version == state.details_key:
+            continue
+        if ctx.now() >= deadline:
+            logger.info("enrichment of letter %d skipped: the alert has waited long enough", state.letter_id)
+            return
+        started = time.monotonic()
+        details, error = _read(ctx, state)
+        with ctx.engine.begin() as conn:
+            if details is not None or error is None:
+                letter_store.save_details(conn, state.letter_id, version, details.to_json() if details else None, None)
+            elif not error.startswith("transient:"):
+                letter_store.save_details(conn, state.letter_id, version, None, error)
+        logger.debug("enriched letter %d in %.2fs: %s", state.letter_id, time.monotonic() - started, error or "ok")
+
+
+def _read(ctx: Context, state: letter_store.DetailsState) -> tuple[LetterDetails | None, str | None]:
+    try:
+        if state.ob_html_source:
+            return enrich_from_publication(ctx.fetcher, state.ob_html_source), None
+        assert state.tk_file_url is not None
+        found = enrich_from_tk_file(ctx.fetcher, state.tk_file_url, state.content_type, state.content_length)
+        return found, None
+    except EnrichError as exc:  # the file is unusable: remember, do not retry this version
+        logger.warning("enrichment of letter %d: %s", state.letter_id, exc)
+        return None, str(exc)
+    except SourceError as exc:  # the source had a bad moment: a later attempt may work
+        logger.warning("enrichment of letter %d: %s", state.letter_id, exc)
+        return None, f"transient: {exc}"
