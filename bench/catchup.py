@@ -51,6 +51,7 @@ def drain(
                 counts=child.call("count"),
                 db=str(db),
                 size_before=size_before,
+                watches=watches_for(world),
             )
         finally:
             child.close()
@@ -101,5 +102,5 @@ def run(workdir: Path, *, smoke: bool, artifacts: dict[str, Any]) -> Section:
     artifacts["catchup_db"] = r["db"]
     artifacts["catchup_letters"] = c["letters"]
     artifacts["catchup_growth"] = (r["size_after"] - r["size_before"], c["letters"])
-    artifacts["catchup_world_watches"] = watches
+    artifacts["catchup_watches"] = r["watches"]
     return sec

@@ -222,6 +222,9 @@ timeout = 1
         for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
             env.pop(var, None)
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        # Byte-compile once for all runs (outside the repository), not in every one of them.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(self.tmp / "pycache")
         env[SLACK_ENV] = self.slack.url_for("goodhook")
         return env
 

@@ -64,10 +64,10 @@ def operator_texts(h: Harness) -> list[str]:
 
 
 def test_source_failing_is_announced_once_after_the_threshold_and_recovery_too(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str
+    tk: TkFeedServer, sru: SruServer, database: str
 ) -> None:
     clock = Clock(MONDAY_10H)
-    h = make(tk, sru, sqlite_db, clock)
+    h = make(tk, sru, database, clock)
     h.cycle()
     tk.fail_next(6, "500")
     for _ in range(6):
@@ -83,10 +83,10 @@ def test_source_failing_is_announced_once_after_the_threshold_and_recovery_too(
 
 
 def test_one_failing_source_does_not_stop_the_other_nor_move_its_cursor(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str
+    tk: TkFeedServer, sru: SruServer, database: str
 ) -> None:
     clock = Clock(MONDAY_10H)
-    h = make(tk, sru, sqlite_db, clock)
+    h = make(tk, sru, database, clock)
     h.cycle()
     letter(tk, 1)
     sru.add_record("kst-26643-1400", document_title="Alleen in SRU", date=date(2025, 6, 23), modified=date(2025, 6, 23))
@@ -100,10 +100,10 @@ def test_one_failing_source_does_not_stop_the_other_nor_move_its_cursor(
 
 @pytest.mark.parametrize("mode", ["500", "html", "truncated", "malformed", "dtd", "hang", "drop", "gzipbomb"])
 def test_every_broken_syncfeed_answer_is_one_clear_line_and_loses_nothing(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str, mode: str, caplog: pytest.LogCaptureFixture
+    tk: TkFeedServer, sru: SruServer, database: str, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock(MONDAY_10H)
-    h = make(tk, sru, sqlite_db, clock, extra={"http": {"max_response_mb": 5}})
+    h = make(tk, sru, database, clock, extra={"http": {"max_response_mb": 5}})
     h.cycle()
     letter(tk, 1)
     tk.fail_next(1, mode)
@@ -117,10 +117,10 @@ def test_every_broken_syncfeed_answer_is_one_clear_line_and_loses_nothing(
 
 @pytest.mark.parametrize("mode", ["diagnostic", "500", "html", "malformed", "truncated", "soft404", "reset"])
 def test_every_broken_sru_answer_is_one_clear_line(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str, mode: str, caplog: pytest.LogCaptureFixture
+    tk: TkFeedServer, sru: SruServer, database: str, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock(MONDAY_10H)
-    h = make(tk, sru, sqlite_db, clock)
+    h = make(tk, sru, database, clock)
     h.cycle()
     sru.add_record("kst-26643-1400", document_title="Nieuw", date=date(2025, 6, 23), modified=date(2025, 6, 23))
     sru.fail_next(1, mode)
@@ -132,9 +132,9 @@ def test_every_broken_sru_answer_is_one_clear_line(
     assert len(h.deliveries()) == 1
 
 
-def test_retry_after_from_a_source_is_honoured(tk: TkFeedServer, sru: SruServer, sqlite_db: str) -> None:
+def test_retry_after_from_a_source_is_honoured(tk: TkFeedServer, sru: SruServer, database: str) -> None:
     clock = Clock(MONDAY_10H)
-    h = make(tk, sru, sqlite_db, clock)
+    h = make(tk, sru, database, clock)
     h.cycle()
     tk.fail_next(1, "503")  # Retry-After: 7
     h.cycle()
@@ -148,10 +148,10 @@ def test_retry_after_from_a_source_is_honoured(tk: TkFeedServer, sru: SruServer,
 
 
 def test_stale_syncfeed_is_announced_once_during_working_hours(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str
+    tk: TkFeedServer, sru: SruServer, database: str
 ) -> None:
     clock = Clock(datetime(2025, 6, 23, 6, 0, tzinfo=UTC))  # Monday 08:00 in Amsterdam
-    h = make(tk, sru, sqlite_db, clock)
+    h = make(tk, sru, database, clock)
     h.cycle()
     letter(tk, 1)
     h.cycle()
@@ -166,9 +166,9 @@ def test_stale_syncfeed_is_announced_once_during_working_hours(
     assert len(operator_texts(h)) == 2 and "produces new documents again" in operator_texts(h)[1]
 
 
-def test_stale_is_not_announced_at_night_or_weekends(tk: TkFeedServer, sru: SruServer, sqlite_db: str) -> None:
+def test_stale_is_not_announced_at_night_or_weekends(tk: TkFeedServer, sru: SruServer, database: str) -> None:
     clock = Clock(datetime(2025, 6, 27, 14, 0, tzinfo=UTC))  # Friday 16:00
-    h = make(tk, sru, sqlite_db, clock)
+    h = make(tk, sru, database, clock)
     h.cycle()
     letter(tk, 1)
     h.cycle()
@@ -186,12 +186,12 @@ def test_stale_is_not_announced_at_night_or_weekends(tk: TkFeedServer, sru: SruS
 
 
 def test_permanent_delivery_failure_is_announced_once(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+    tk: TkFeedServer, sru: SruServer, database: str, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KM_TEST_SLACK", slack.url_for("archived"))
     clock = Clock(MONDAY_10H)
     channels = [{"name": "slack", "type": "slack", "webhook_url_env": "KM_TEST_SLACK"}]
-    h = make(tk, sru, sqlite_db, clock, channels=channels, watch_channels=["slack"])
+    h = make(tk, sru, database, clock, channels=channels, watch_channels=["slack"])
     h.cycle()
     letter(tk, 1)
     h.cycle()
@@ -204,13 +204,13 @@ def test_permanent_delivery_failure_is_announced_once(
 
 
 def test_delivery_retrying_for_over_an_hour_is_announced_once_and_recovery_too(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+    tk: TkFeedServer, sru: SruServer, database: str, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KM_TEST_SLACK", slack.url_for("goodhook"))
     clock = Clock(MONDAY_10H)
     channels = [{"name": "slack", "type": "slack", "webhook_url_env": "KM_TEST_SLACK"}]
     h = make(
-        tk, sru, sqlite_db, clock, channels=channels, watch_channels=["slack"],
+        tk, sru, database, clock, channels=channels, watch_channels=["slack"],
         extra={"delivery": {"max_attempts": 100, "backoff_base_seconds": 60, "backoff_cap_seconds": 600}},
     )  # fmt: skip
     h.cycle()
@@ -230,12 +230,12 @@ def test_delivery_retrying_for_over_an_hour_is_announced_once_and_recovery_too(
 
 
 def test_burst_after_an_outage_arrives_as_one_digest_per_channel(
-    tk: TkFeedServer, sru: SruServer, sqlite_db: str, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+    tk: TkFeedServer, sru: SruServer, database: str, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KM_TEST_SLACK", slack.url_for("goodhook"))
     clock = Clock(MONDAY_10H)
     channels = [{"name": "slack", "type": "slack", "webhook_url_env": "KM_TEST_SLACK"}]
-    h = make(tk, sru, sqlite_db, clock, channels=channels, watch_channels=["slack", "console"])
+    h = make(tk, sru, database, clock, channels=channels, watch_channels=["slack", "console"])
     h.cycle()
     tk.fail_next(3, "500")
     for n in range(12):
@@ -252,10 +252,10 @@ def test_burst_after_an_outage_arrives_as_one_digest_per_channel(
         assert f"Brief nummer {n}" in h.output.getvalue()
 
 
-def test_page_limit_leaves_the_rest_for_the_next_poll(tk: TkFeedServer, sru: SruServer, sqlite_db: str) -> None:
+def test_page_limit_leaves_the_rest_for_the_next_poll(tk: TkFeedServer, sru: SruServer, database: str) -> None:
     tk.page_size = 3
     clock = Clock(MONDAY_10H)
-    h = make(tk, sru, sqlite_db, clock, extra={"sources": {"syncfeed": {"max_pages_per_poll": 2}}})
+    h = make(tk, sru, database, clock, extra={"sources": {"syncfeed": {"max_pages_per_poll": 2}}})
     h.cycle()
     for n in range(10):
         letter(tk, n)

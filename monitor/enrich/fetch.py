@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from ..http import Fetcher
-from .html import parse_publication_html
+from .html import HTML_MAX_BYTES, parse_publication_html
 from .model import EnrichError, LetterDetails
 from .pdftext import DOCX_TYPE, PDF_TYPE, document_kind, parse_document
 
@@ -24,7 +24,9 @@ FILE_ACCEPT: Final = f"{PDF_TYPE}, {DOCX_TYPE};q=0.9, */*;q=0.1"
 
 def enrich_from_publication(fetcher: Fetcher, html_url: str) -> LetterDetails:
     """Fetch a kamerstuk page from officiële bekendmakingen and read it."""
-    result = fetcher.get(SOURCE_PUBLICATION, html_url, accept=HTML_ACCEPT, expect_xml=False)
+    # Capped at what the parser accepts, so an oversized page is not downloaded in full.
+    limit = min(HTML_MAX_BYTES, fetcher.settings.max_bytes)
+    result = fetcher.get(SOURCE_PUBLICATION, html_url, accept=HTML_ACCEPT, expect_xml=False, max_bytes=limit)
     return parse_publication_html(result.content)
 
 

@@ -12,6 +12,7 @@ before any text is read, so nothing in them can reach the details.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -32,25 +33,17 @@ from .text import (
 
 _BR: Final = "\ue000"  # stands in for <br>: source newlines inside a <p> are not line breaks
 # Never read: scripts and styles can carry any text, the rest is site furniture.
-_NOISE_TAGS: Final = [
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "iframe",
-    "object",
-    "embed",
-    "svg",
-    "nav",
-    "aside",
-    "form",
-    "button",
-    "select",
-]
-_NOISE_SELECTORS: Final = (
-    "header, footer, #sidebar, #extrainfo, #kopregel, #voetregel, #inhoudsopgave, .breadcrumb, [role=navigation]"
+_NOISE_TAGS: Final = frozenset(
+    {"script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "nav", "aside", "form"}
+    | {"button", "select", "header", "footer"}
 )
-_NOTE_SELECTORS: Final = "#noten, .noten, .voetnoten, .tabelnoten, div.voet, div.noot"
+_NOISE_IDS: Final = frozenset({"sidebar", "extrainfo", "kopregel", "voetregel", "inhoudsopgave"})
+_NOISE_CLASSES: Final = frozenset({"breadcrumb", "skiplinks"})
+_NOTE_IDS: Final = frozenset({"noten"})
+_NOTE_CLASSES: Final = frozenset({"noten", "voetnoten", "tabelnoten"})
+# A letter's page is far below this; bigger pages (whole budgets) are not letters, and
+# parsing them would cost seconds per megabyte.
+HTML_MAX_BYTES: Final = 4 * 1024 * 1024
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?>", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
 _STUK_BRIEF = re.compile(r"^BRIEF\s+VAN\s+(?:DE|HET)\s+(.+)$", re.IGNORECASE)
@@ -73,25 +66,21 @@ class _Item:
 def parse_publication_html(data: bytes) -> LetterDetails:
     """Read a kamerstuk page (bytes, any declared encoding) into :class:`LetterDetails`.
 
-    Raises :class:`EnrichError` only when the bytes are not markup at all.
+    Raises :class:`EnrichError` only when the bytes are not markup at all or exceed
+    :data:`HTML_MAX_BYTES`.
     """
     soup = _soup(data)
     meta = _meta(soup)
-    for tag in soup(_NOISE_TAGS):
-        tag.decompose()
-    for tag in soup.select(_NOISE_SELECTORS):
-        tag.decompose()
+    _take(soup, _is_noise)
     root = _root(soup)
     for br in root.find_all("br"):
         br.replace_with(_BR)
 
     stuk_title = _stuk_title(soup)
     place_date = _place_date(root)
-    note_text = _take_notes(soup)
-    for sup in root.find_all("sup"):  # footnote markers would glue digits onto words
-        if sup.select_one(".nootnum") is not None or _NOTE_MARKER.match(sup.get_text()):
-            sup.decompose()
-    signed = _take_structured_signatures(root)
+    note_text = " ".join(_text(note) for note in _take(soup, _is_note))
+    _take(root, _is_note_marker)  # footnote markers would glue digits onto words
+    signed = [line for block in _take(root, _is_signature) for line in _signature_lines(block)]
 
     items = _items(root)
     blocks = [list(item.lines) for item in items]
@@ -118,6 +107,8 @@ def parse_publication_html(data: bytes) -> LetterDetails:
 
 
 def _soup(data: bytes) -> BeautifulSoup:
+    if len(data) > HTML_MAX_BYTES:
+        raise EnrichError(f"HTML page of {len(data)} bytes is too large to read as a letter (cap {HTML_MAX_BYTES})")
     if b"<" not in data[:4096]:
         raise EnrichError("not an HTML page (no markup in the first 4 KB)")
     # lxml's HTML parser mishandles an XML declaration before XHTML (and bs4 warns about it);
@@ -141,67 +132,131 @@ def _meta(soup: BeautifulSoup) -> dict[str, list[str]]:
 
 
 def _root(soup: BeautifulSoup) -> Tag:
-    for selector in ("div#broodtekst", "div.stuk", "article", "main", "body"):
-        found = soup.select_one(selector)
-        if found is not None:
+    for found in (
+        soup.find("div", id="broodtekst"),
+        soup.find("div", class_="stuk"),
+        soup.find("article"),
+        soup.find("main"),
+        soup.body,
+    ):
+        if isinstance(found, Tag):
             return found
     return soup
 
 
+def _take(scope: Tag, wanted: Callable[[Tag], bool]) -> list[Tag]:
+    """Detach and return the outermost tags under ``scope`` that are ``wanted``, in document order.
+
+    One iterative pass (CSS selectors cost far more per element; recursion would break
+    on deeply nested markup); matches are detached only after the walk.
+    """
+    found: list[Tag] = []
+    stack = [iter(scope.children)]
+    while stack:
+        el = next(stack[-1], None)
+        if el is None:
+            stack.pop()
+        elif isinstance(el, Tag):
+            if wanted(el):
+                found.append(el)
+            else:
+                stack.append(iter(el.children))
+    for tag in found:
+        tag.extract()
+    return found
+
+
+def _attr(tag: Tag, name: str) -> set[str]:
+    value = tag.get(name)
+    if value is None:
+        return set()
+    return set(value) if isinstance(value, list) else set(str(value).split())
+
+
+def _is_noise(tag: Tag) -> bool:
+    return (
+        tag.name in _NOISE_TAGS
+        or not _attr(tag, "id").isdisjoint(_NOISE_IDS)
+        or not _attr(tag, "class").isdisjoint(_NOISE_CLASSES)
+        or "navigation" in _attr(tag, "role")
+    )
+
+
+def _is_note(tag: Tag) -> bool:
+    """The footnotes (``div#noten``, ``div.voet.noot``): read for citations, never as body."""
+    classes = _attr(tag, "class")
+    return (
+        not _attr(tag, "id").isdisjoint(_NOTE_IDS)
+        or not classes.isdisjoint(_NOTE_CLASSES)
+        or (tag.name == "div" and bool(classes & {"voet", "noot"}))
+    )
+
+
+def _is_note_marker(tag: Tag) -> bool:
+    return tag.name == "sup" and (tag.find(class_="nootnum") is not None or bool(_NOTE_MARKER.match(tag.get_text())))
+
+
+def _is_signature(tag: Tag) -> bool:
+    return "ondertekening" in _attr(tag, "class")
+
+
+def _text(tag: Tag) -> str:
+    return squash(tag.get_text(" ").replace(_BR, " "))
+
+
 def _stuk_title(soup: BeautifulSoup) -> str | None:
     """``BRIEF VAN DE MINISTER VAN …`` without the ``Nr. 143`` in front."""
-    h1 = soup.select_one("h1.stuktitel")
-    if h1 is None:
+    h1 = soup.find("h1", class_="stuktitel")
+    if not isinstance(h1, Tag):
         return None
-    number = h1.select_one(".stuknummer")
+    number = h1.find(class_="stuknummer")
     if number is not None:
         number.extract()
-    return squash(h1.get_text(" ").replace(_BR, " ")) or None
+    return _text(h1) or None
 
 
 def _place_date(root: Tag) -> str | None:
     """``Den Haag, 27 juni 2025`` from ``p.kamerstukdatum``, else from a paragraph shaped like it."""
-    found = root.select_one("p.kamerstukdatum")
-    if found is None:
-        found = next((p for p in root.find_all("p") if _PLACE_DATE.match(squash(p.get_text(" ")))), None)
+    found = root.find("p", class_="kamerstukdatum")
+    if not isinstance(found, Tag):
+        found = next((p for p in root.find_all("p") if _PLACE_DATE.match(_text(p))), None)
     if found is None:
         return None
-    text = squash(found.get_text(" ").replace(_BR, " ")).replace(" ,", ",")
+    text = _text(found).replace(" ,", ",")
     found.decompose()
     return text or None
 
 
-def _take_notes(soup: BeautifulSoup) -> str:
-    """The footnotes' text (for citations), removed from the page so they never read as body."""
-    texts = []
-    for note in soup.select(_NOTE_SELECTORS):
-        if note.parent is None or note.decomposed:  # already removed with an enclosing container
-            continue
-        texts.append(squash(note.get_text(" ").replace(_BR, " ")))
-        note.decompose()
-    return " ".join(texts)
+def _signature_lines(block: Tag) -> list[str]:
+    """Lines of a ``p.ondertekening``: its ``span.functie``/``span.naam``, else its ``<br>`` lines."""
+    spans = block.find_all(class_=["functie", "naam"])
+    parts = [_text(s) for s in spans] if spans else [squash(p) for p in block.get_text(" ").split(_BR)]
+    return [p for p in parts if p]
 
 
-def _take_structured_signatures(root: Tag) -> list[str]:
-    """Lines of ``p.ondertekening`` blocks (office and name in spans or lines), removed from the body."""
-    lines: list[str] = []
-    for block in root.select(".ondertekening"):
-        spans = block.select(".functie, .naam")
-        parts = [s.get_text(" ") for s in spans] if spans else block.get_text(" ").split(_BR)
-        lines += [squash(p.replace(_BR, " ")) for p in parts if squash(p.replace(_BR, " "))]
-        block.decompose()
-    return lines
+_BLOCKS: Final = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "table"})
+_HEADINGS: Final = frozenset({"h2", "h3", "h4", "h5", "h6"})
 
 
 def _items(root: Tag) -> list[_Item]:
+    """Body blocks in reading order; a block's own descendants are read as part of it.
+
+    Iterative, so deeply nested markup costs neither recursion depth nor repeated
+    walks up the tree.
+    """
     items: list[_Item] = []
-    for el in root.find_all(["p", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "table"]):
-        if any(parent.name in ("table", "li") for parent in el.parents) or el.find_parent(["dd", "dt"]):
-            continue  # read as part of its table or list item
-        if el.name == "li" and el.find("p") is not None:
-            items += [_item("p", p) for p in el.find_all("p")]
+    stack = [iter(root.children)]
+    while stack:
+        el = next(stack[-1], None)
+        if el is None:
+            stack.pop()
             continue
-        kind = "table" if el.name == "table" else "heading" if el.name in ("h2", "h3", "h4", "h5", "h6") else "p"
+        if not isinstance(el, Tag):
+            continue
+        if el.name not in _BLOCKS or (el.name == "li" and el.find("p") is not None):
+            stack.append(iter(el.children))  # a container, or a list item made of paragraphs
+            continue
+        kind = "table" if el.name == "table" else "heading" if el.name in _HEADINGS else "p"
         item = _item(kind, el)
         if item.lines:
             items.append(item)

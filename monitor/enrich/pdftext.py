@@ -46,6 +46,9 @@ _GENERIC_TYPES: Final = frozenset({"", "application/octet-stream", "binary/octet
 # declared size is not trusted either (the read itself is capped).
 DOCX_MAX_XML_BYTES: Final = 10 * 1024 * 1024
 DOCX_MAX_ENTRIES: Final = 2000
+# About a hundred pages of text: the letter parts sit in the first and last pages, and a
+# cap keeps a large document from costing seconds of parsing.
+TEXT_MAX_CHARS: Final = 400_000
 _HEADER_LINES: Final = 80  # Datum and Betreft sit on the first page, above the salutation
 _MAX_PROBLEM: Final = 200
 
@@ -69,7 +72,7 @@ def parse_letter_text(text: str, *, source: Source = "pdf") -> LetterDetails:
 
     Never raises on odd text: what cannot be found stays None or empty.
     """
-    lines = _clean_lines(text)
+    lines = _clean_lines(text[:TEXT_MAX_CHARS])
     date_at = _find_label(lines, ("datum",))
     subject_at = _find_label(lines, ("betreft", "onderwerp"))
     letter_date = parse_dutch_date(date_at[1]) if date_at else None

@@ -494,7 +494,8 @@ def _name_first_step(
 ) -> _Signer:
     """Name, then office lines; a name-like line is the next signer only when an office follows it."""
     if current.office_lines is None:
-        if is_name(text) and not is_office(text):  # names without offices (as under a motion)
+        # Names without offices (co-signers under a motion: "Inge van Dijk" / "Grinwis").
+        if (is_name(text) or _NAME_WORD.match(text.rstrip(","))) and not is_office(text):
             return _start(signers, row, column, name=text)
         current.office_lines = [text]
         return current
@@ -528,6 +529,11 @@ def _start(
     return signer
 
 
+# Four signatories laid out one line per paragraph take about a dozen blocks; the cap keeps
+# a page of nothing but short lines from being read as one endless signature.
+_MAX_SIGNATURE_BLOCKS: Final = 40
+
+
 def signature_start(blocks: Sequence[Sequence[str]]) -> int:
     """Index of the first block of the trailing signature; ``len(blocks)`` when there is none.
 
@@ -535,7 +541,8 @@ def signature_start(blocks: Sequence[Sequence[str]]) -> int:
     office tails, then drops leading blocks that name nobody (a closing, a list tail).
     """
     start = len(blocks)
-    while start > 0 and _is_signature_block(blocks[start - 1]):
+    floor = max(0, len(blocks) - _MAX_SIGNATURE_BLOCKS)
+    while start > floor and _is_signature_block(blocks[start - 1]):
         start -= 1
     while start < len(blocks) and not any(_names_someone(line) for line in blocks[start]):
         start += 1

@@ -15,9 +15,10 @@ Labels are Dutch, for Dutch policy staff ("Dossier", "Datum", "Onderwerp").
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
-from ..models import Alert, DossierRef, Letter
+from ..models import SUMMARY_MAX, Alert, DossierRef, Letter
 
 MONTHS = (
     "januari",
@@ -51,7 +52,14 @@ SLACK_TEXT_MAX = 3000  # the plain-text fallback
 SLACK_MAX_BLOCKS = 50
 SLACK_DIGEST_LETTERS = 10  # a Slack digest shows this many letters, then "en N meer"
 SLACK_DIGEST_SECTION_MAX = 900  # keeps a full digest well under Slack's total-text cap
-EMAIL_DIGEST_LETTERS = 200
+SLACK_DIGEST_SUMMARY = 200
+EMAIL_DIGEST_LETTERS = 200  # in all, over every dossier
+DIGEST_PER_DOSSIER = 10  # then "… en N meer in dossier 26643" with a link to the dossier page
+DIGEST_REST_DOSSIERS = 50  # dossiers listed (with a link) after the letters run out
+SUMMARY_SHORT = 280  # a letter's summary in digests and follow-ups
+CONSOLE_SUMMARY = 160
+ATTACHMENTS_MAX = 30
+DOSSIER_PAGE = "https://zoek.officielebekendmakingen.nl/dossier/"
 
 # C0/C1 controls (includes \t \n \r ESC), line/paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -156,6 +164,12 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentView:
+    title: str
+    url: str | None  # http(s) only; None: shown as plain text
+
+
+@dataclass(frozen=True, slots=True)
 class LetterView:
     """One letter with every field already cleaned for display."""
 
@@ -164,18 +178,47 @@ class LetterView:
     dossier_key: str  # "26643" or "" (used for grouping)
     dossier: str  # "26643 Informatie- en communicatietechnologie (ICT)"
     kind: str
-    date: str
+    date: str  # "27 juni 2025"
     subject: str
-    senders: tuple[str, ...]
+    senders: tuple[str, ...]  # the sender office from the letter, else the indieners
     document_nummer: str
     links: tuple[Link, ...]
     main_url: str | None
+    date_line: str = ""  # "Den Haag, 27 juni 2025" as the letter says it, else ``date``
+    summary: str = ""  # at most SUMMARY_MAX characters
+    summary_short: str = ""  # for digests and follow-ups
+    signatories: tuple[str, ...] = ()  # "Vincent Karremans, Minister van Economische Zaken"
+    attachments: tuple[AttachmentView, ...] = ()
+    publication: tuple[Link, ...] = ()  # the official publication: HTML page, PDF
+
+    @property
+    def sender(self) -> str:
+        return "; ".join(self.senders)
 
 
 @dataclass(frozen=True, slots=True)
 class GroupView:
     label: str  # dossier number and title, or "Zonder dossier"
-    letters: tuple[LetterView, ...]
+    letters: tuple[LetterView, ...]  # the letters shown
+    key: str = ""  # "26643", "" without a dossier
+    url: str | None = None  # the dossier page on officiële bekendmakingen
+    more: int = 0  # letters of this dossier not shown
+
+
+def dossier_page(dossier: DossierRef | str) -> str | None:
+    """``https://zoek.officielebekendmakingen.nl/dossier/26643``: every publication in the dossier."""
+    return safe_url(DOSSIER_PAGE + quote(oneline(str(dossier), 40), safe="-"))
+
+
+def trim_words(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, ending in an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def _dossier_label(letter: Letter) -> str:
@@ -186,9 +229,14 @@ def _dossier_label(letter: Letter) -> str:
     return " ".join(part for part in (numbers, title) if part)
 
 
+def _signatory(name: str | None, office: str | None) -> str:
+    return ", ".join(part for part in (oneline(name, 200), oneline(office, 300)) if part)
+
+
 def letter_view(letter: Letter) -> LetterView:
+    details = letter.details
     kind = oneline(letter.kind, 80)
-    subject = oneline(letter.subject, 1000)
+    subject = oneline(letter.subject or (details.subject if details else None), 1000)
     nummer = oneline(letter.document_nummer, 40)
     reference = oneline(letter.citation, 200) or nummer or f"document {letter.id}"
     heading = f"{kind}: {subject}" if kind and subject else subject or (f"{kind} ({reference})" if kind else reference)
@@ -202,19 +250,32 @@ def letter_view(letter: Letter) -> LetterView:
         )
         if url
     ]
-    senders = tuple(s for s in (oneline(x, 200) for x in letter.senders[:10]) if s)
+    office = oneline(details.sender_office, 300) if details else ""
+    senders = (office,) if office else tuple(s for s in (oneline(x, 200) for x in letter.senders[:10]) if s)
+    day = format_date(letter.date or (details.letter_date if details else None))
+    summary = oneline(details.summary, SUMMARY_MAX) if details else ""
+    signatories = tuple(s for s in (_signatory(x.name, x.office) for x in (details.signatories[:12] if details else ())) if s)
+    attachments = tuple(
+        AttachmentView(oneline(a.title, 300) or "Bijlage", safe_url(a.url)) for a in letter.attachments[:ATTACHMENTS_MAX]
+    )
     return LetterView(
         heading=trim(heading, 1100),
         reference=reference,
         dossier_key=str(letter.dossiers[0]) if letter.dossiers else "",
         dossier=_dossier_label(letter),
         kind=kind,
-        date=format_date(letter.date),
+        date=day,
         subject=subject,
         senders=senders,
         document_nummer=nummer,
         links=tuple(links),
         main_url=links[0].url if links else None,
+        date_line=(oneline(details.place_date_line, 200) if details else "") or day,
+        summary=summary,
+        summary_short=trim_words(summary, SUMMARY_SHORT),
+        signatories=signatories,
+        attachments=attachments,
+        publication=tuple(link for link in links if link.label in ("Officiële bekendmakingen", "PDF")),
     )
 
 
@@ -234,13 +295,33 @@ def group_letters(letters: Iterable[Letter]) -> list[GroupView]:
     result = []
     for key, members in groups.items():
         label = next((_dossier_label(m) for m in members if m.dossier_title), "") or key or "Zonder dossier"
-        result.append(GroupView(label, tuple(letter_view(m) for m in members)))
+        url = dossier_page(members[0].dossiers[0]) if key else None
+        result.append(GroupView(label, tuple(letter_view(m) for m in members), key, url))
     return result
 
 
+def limit_groups(groups: Sequence[GroupView], per_group: int, total: int) -> tuple[list[GroupView], list[GroupView]]:
+    """(groups shown, groups left out): at most ``per_group`` letters per dossier, ``total`` in all.
+
+    A shown group's ``more`` counts its letters left out; a left-out group has no
+    letters and ``more`` counts them all.
+    """
+    shown: list[GroupView] = []
+    rest: list[GroupView] = []
+    left = total
+    for group in groups:
+        take = min(per_group, left, len(group.letters))
+        if take <= 0:
+            rest.append(dataclasses.replace(group, letters=(), more=len(group.letters)))
+            continue
+        shown.append(dataclasses.replace(group, letters=group.letters[:take], more=len(group.letters) - take))
+        left -= take
+    return shown, rest
+
+
 def thread_dossier(alert: Alert) -> DossierRef | None:
-    """The one dossier a "new" alert is about (for mail threading), else None."""
-    if alert.event != "new" or not alert.letters:
+    """The one dossier a "new" or "followup" alert is about (for mail threading), else None."""
+    if alert.event not in ("new", "followup") or not alert.letters:
         return None
     firsts = {letter.dossiers[0] if letter.dossiers else None for letter in alert.letters}
     if len(firsts) != 1:
@@ -263,13 +344,24 @@ def _first_line(text: str | None) -> str:
 class _Shape:
     """What an alert is, decided once for every medium."""
 
-    mode: str  # "single" | "digest" | "test" | "operator"
+    mode: str  # "single" | "digest" | "followup" | "test" | "operator"
     title: str  # the header/intro line, without the "[…]" tag
     tag: str  # "26643" or "kamermonitor"
     groups: tuple[GroupView, ...]
     count: int
     reasons: tuple[str, ...]
     text: str
+    followup: str = ""  # "published" | "attachments" for mode "followup"
+
+
+def _followup_title(kind: str, view: LetterView) -> str:
+    about = view.subject or view.heading
+    if kind == "published":
+        has_citation = view.reference.startswith("Kamerstuk")
+        return f"Gepubliceerd: {view.reference} — {about}" if has_citation else f"Gepubliceerd: {about}"
+    if kind == "attachments":
+        return f"Bijlagen bij: {about}"
+    return f"Nieuws over: {about}"
 
 
 def _shape(alert: Alert) -> _Shape:
@@ -286,6 +378,11 @@ def _shape(alert: Alert) -> _Shape:
         first = _first_line(alert.text)
         title = f"Testbericht: {first}" if first else "Testbericht"
         return _Shape("test", title, "kamermonitor", groups, count, reasons, text)
+    if alert.event == "followup" and alert.letters:
+        kind = oneline(alert.text, 40)
+        group = group_letters(alert.letters[:1])[0]
+        reasons = reasons or ("u kreeg eerder een melding over deze brief",)
+        return _Shape("followup", _followup_title(kind, group.letters[0]), tag, (group,), 1, reasons, "", kind)
     if alert.event != "new":
         title = _first_line(alert.text) or "Melding van kamermonitor"
         return _Shape("operator", title, "kamermonitor", groups, count, reasons, text)

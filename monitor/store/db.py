@@ -70,7 +70,10 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
         return 0
     stmt: Any
     stmt = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    # RETURNING tells which rows went in: rowcount after ON CONFLICT DO NOTHING is not
+    # reliable across drivers (psycopg reports -1).
+    stmt = stmt.on_conflict_do_nothing().returning(*table.primary_key.columns)
     total = 0
-    for row in rows:  # per row, so the count of inserted rows is exact on both dialects
-        total += conn.execute(stmt.on_conflict_do_nothing(), row).rowcount or 0
+    for row in rows:
+        total += conn.execute(stmt, row).first() is not None
     return total

@@ -1,0 +1,162 @@
+"""§6 Store growth and the readers: database size per 10,000 letters; ``list`` and ``status`` times.
+
+The size comes from §2's catch-up, where every letter was recorded through the real
+path (feed → parse → ``detect.record`` → store).  For the read times the store must
+hold 100,000 documents; recording that many through the real path takes minutes at the
+rate §2 measures, so the catch-up database is copied and its rows replicated with SQL
+(new ids and keys, same content) until it holds 100,000 letters.  ``kamermonitor list``
+and ``kamermonitor status`` are then run with the same 1,000-watch configuration, both
+in-process (``monitor.cli.main``) and as a subprocess (``python -m monitor``).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import KB, MB, ROOT, Section, sqlite_url
+from monitor import cli
+
+# Tables whose rows belong to a letter, with the columns that must stay unique per copy.
+_COPY: dict[str, tuple[str, ...]] = {
+    "letter_keys": ("key",),
+    "matches": (),
+    "tk_documents": ("guid",),
+    "tk_document_refs": ("doc_guid",),
+    "outbox": ("idem_key",),
+}
+
+
+def _toml(path: Path, watches: list[dict[str, Any]]) -> None:
+    lines = []
+    for w in watches:
+        dossiers = ", ".join(f'"{d}"' for d in w["dossiers"])
+        lines += ["[[watch]]", f'name = "{w["name"]}"', f"dossiers = [{dossiers}]", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def replicate(db: Path, target: int) -> int:
+    """Copy the letters (and their keys, matches, mirror rows, outbox rows) until ``target`` letters exist."""
+    conn = sqlite3.connect(db)
+    try:
+        (max_id,) = conn.execute("SELECT max(id) FROM letters").fetchone()
+        (count,) = conn.execute("SELECT count(*) FROM letters").fetchone()
+        copy = 0
+        while count < target:
+            copy += 1
+            offset = copy * (max_id + 1)
+            limit = conn.execute(
+                "SELECT id FROM letters WHERE id <= ? ORDER BY id LIMIT 1 OFFSET ?",
+                (max_id, min(target - count, count) - 1),
+            ).fetchone()[0]
+            cols = [r[1] for r in conn.execute("PRAGMA table_info(letters)")]
+            exprs = [f"id + {offset}" if c == "id" else c for c in cols]
+            conn.execute(
+                f"INSERT INTO letters ({', '.join(cols)}) SELECT {', '.join(exprs)} FROM letters WHERE id <= ?",
+                (limit,),
+            )
+            for table, unique in _COPY.items():
+                cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if not (table == "outbox" and r[1] == "id")]
+                if "letter_id" not in cols and table != "tk_document_refs":
+                    continue
+                exprs = [
+                    f"letter_id + {offset}" if c == "letter_id" else f"{c} || '#{copy}'" if c in unique else c
+                    for c in cols
+                ]
+                where = (
+                    f"doc_guid IN (SELECT guid FROM tk_documents WHERE letter_id <= {limit} AND guid NOT LIKE '%#%')"
+                    if table == "tk_document_refs"
+                    else f"letter_id <= {limit} AND letter_id IS NOT NULL"
+                )
+                if table in ("letter_keys", "tk_documents", "outbox"):
+                    where += f" AND {unique[0]} NOT LIKE '%#%'"
+                conn.execute(
+                    f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(exprs)} FROM {table} WHERE {where}"
+                )
+            conn.commit()
+            (count,) = conn.execute("SELECT count(*) FROM letters").fetchone()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(count)
+    finally:
+        conn.close()
+
+
+def _in_process(argv: list[str], runs: int) -> tuple[float, float, int]:
+    times = []
+    out = ""
+    for _ in range(runs):
+        buf = io.StringIO()
+        t0 = time.perf_counter()
+        code = cli.main(argv, stdout=buf)
+        times.append(time.perf_counter() - t0)
+        if code != 0:
+            raise RuntimeError(f"kamermonitor {' '.join(argv)} exited {code}")
+        out = buf.getvalue()
+    return times[0], statistics.median(times), len(out.splitlines())
+
+
+def _subprocess(argv: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "monitor", *argv], cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run(workdir: Path, *, smoke: bool, artifacts: dict[str, Any]) -> Section:
+    sec = Section("6", "Store growth and readers")
+    growth, letters = artifacts["catchup_growth"]
+    sec.add("Database size per 10,000 letters (SQLite, catch-up of §2)", growth / letters * 10_000 / MB, "MB",
+            digits=2, note=f"{growth / MB:.1f} MB for {letters:,} letters, with their mirror rows, keys, matches "
+            "and queued alerts")  # fmt: skip
+    target = 5_000 if smoke else 100_000
+    db = workdir / "store-100k.db"
+    shutil.copy(artifacts["catchup_db"], db)
+    cfg = workdir / "store.toml"
+    _toml(cfg, artifacts["catchup_watches"])
+    base = ["--config", str(cfg), "--database", sqlite_url(db)]
+    real = {name: _in_process(base + argv, 3) for name, argv in _commands(artifacts).items()}
+    t0 = time.perf_counter()
+    stored = replicate(db, target)
+    replicate_s = time.perf_counter() - t0
+    sec.add("Letters stored for the read times", stored, "",
+            note=f"{letters:,} recorded through the feed, the rest replicated with SQL in {replicate_s:.1f} s")
+    sec.add("Database size with them", db.stat().st_size / MB, "MB", digits=1,
+            note=f"{db.stat().st_size / stored * 10_000 / MB:.2f} MB per 10,000")  # fmt: skip
+    runs = 3 if smoke else 5
+    for name, argv in _commands(artifacts).items():
+        first, median, lines = _in_process(base + argv, runs)
+        sec.check(f"`kamermonitor {name}` in-process, median of {runs}", median * 1000, "ms", 200,
+                  note=f"first run {first * 1000:.0f} ms; {lines:,} lines of output; "
+                  f"{real[name][1] * 1000:.0f} ms with the {letters:,} letters before replication")  # fmt: skip
+    sub_runs = 1 if smoke else 3
+    for name, argv in _commands(artifacts).items():
+        median = _subprocess(base + argv, sub_runs)
+        sec.check(f"`kamermonitor {name}` as a subprocess, median of {sub_runs}", median * 1000, "ms", 200)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import monitor.cli"], cwd=ROOT, check=True)
+    sec.add("Of which: starting Python and importing `monitor.cli`", (time.perf_counter() - t0) * 1000, "ms")
+    sec.notes += [
+        f"Configuration: the {len(artifacts['catchup_watches']):,} watches of §2 (console channel). `list` without "
+        "`--watch` prints up to 10 letters for every watch; `list --watch` one watch; `status` everything.",
+        "In-process: `monitor.cli.main([...], stdout=io.StringIO())` in the bench process (imports already done); "
+        "the subprocess figure adds starting Python and importing the package, which a user pays on every command.",
+        f"Replication: every letter of the catch-up database is copied with a new id, with its keys "
+        f"(suffixed `#n`), matches, mirror rows and outbox rows; {', '.join(_COPY)} are copied, other tables are "
+        "left as they were.",
+    ]
+    artifacts["store_db"] = str(db)
+    return sec
+
+
+def _commands(artifacts: dict[str, Any]) -> dict[str, list[str]]:
+    one = artifacts["catchup_watches"][0]["name"]
+    return {"list": ["list"], f"list --watch {one}": ["list", "--watch", one], "status": ["status"]}
