@@ -66,7 +66,7 @@ def _db_size(db: Path) -> int:
 
 def run(workdir: Path, *, smoke: bool, artifacts: dict[str, Any]) -> Section:
     sec = Section("2", "Catch-up throughput")
-    documents, watches = (500, 50) if smoke else (20_000, 1000)
+    documents, watches = (300, 30) if smoke else (20_000, 1000)
     r = drain(workdir, "catchup", documents=documents, watches=watches)
     st = r["stats"]
     rate = st.documents / r["wall"]

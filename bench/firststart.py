@@ -52,7 +52,7 @@ def _by_category(paths: list[str]) -> dict[str, int]:
 def run(workdir: Path, *, smoke: bool) -> Section:
     sec = Section("5", "First start")
     today = date.today()
-    n_dossiers, n_docs, n_sru = (300, 1000, 120) if smoke else (7500, 5000, 1500)
+    n_dossiers, n_docs, n_sru = (300, 500, 120) if smoke else (7500, 5000, 1500)
     world = make_world(1, other=50)
     watched = world.watched[0]
     with TkFeedServer(first_token=1000) as tk, SruServer() as sru:

@@ -120,7 +120,7 @@ def run(workdir: Path, *, smoke: bool) -> Section:
     per_day = 5 if smoke else 80
     n_cycles = 5 if smoke else 10
     if smoke:
-        cases, other = [Case(1), Case(30)], 60
+        cases, other = [Case(30)], 60
     else:
         cases, other = [Case(1), Case(100), Case(1000), Case(1000, one_watch=True)], 500
     rows: list[list[str]] = []

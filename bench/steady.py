@@ -20,7 +20,7 @@ NOISE_MB = 5.0
 
 def run(workdir: Path, *, smoke: bool) -> Section:
     sec = Section("4", "Steady state")
-    checkpoints = (10, 50) if smoke else (10, 100, 250, 500, 1000)
+    checkpoints = (10, 30) if smoke else (10, 100, 250, 500, 1000)
     today = date.today()
     world = make_world(1, other=60)
     points: list[tuple[int, float, int]] = []

@@ -48,13 +48,13 @@ def replicate(db: Path, target: int) -> int:
     try:
         (max_id,) = conn.execute("SELECT max(id) FROM letters").fetchone()
         (count,) = conn.execute("SELECT count(*) FROM letters").fetchone()
-        copy = 0
+        original, copy = count, 0
         while count < target:
             copy += 1
             offset = copy * (max_id + 1)
             limit = conn.execute(
                 "SELECT id FROM letters WHERE id <= ? ORDER BY id LIMIT 1 OFFSET ?",
-                (max_id, min(target - count, count) - 1),
+                (max_id, min(target - count, original) - 1),
             ).fetchone()[0]
             cols = [r[1] for r in conn.execute("PRAGMA table_info(letters)")]
             exprs = [f"id + {offset}" if c == "id" else c for c in cols]

@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import insert
 
 from monitor.cli import main
-from monitor.store import open_engine
-from monitor.store import ops
+from monitor.store import open_engine, ops
 from monitor.store import outbox as outbox_store
 from monitor.store.schema import LATEST, SchemaTooNew, schema_version
 
