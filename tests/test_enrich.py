@@ -158,6 +158,16 @@ def test_structured_ondertekening_and_a_signatory_without_name() -> None:
     assert details.summary == "Het kabinet verlengt de regeling met een jaar, zoals eerder aan uw Kamer is gemeld."
 
 
+def test_co_signers_without_offices_are_names_not_offices() -> None:
+    body = """<p>verzoekt de regering de regeling met een jaar te verlengen,</p>
+        <p>en gaat over tot de orde van de dag.</p>
+        <div class="alineagroep"><p>Inge van Dijk</p><p>Grinwis</p></div>"""
+    details = parse_publication_html(page(body).replace(b"BRIEF VAN DE MINISTER VAN FINANCI", b"MOTIE VAN DE LEDEN X"))
+
+    assert details.signatories == (Signatory("Inge van Dijk", None), Signatory("Grinwis", None))
+    assert details.sender_office is None  # a motion's title names no office
+
+
 def test_non_markup_bytes_are_an_enrich_error() -> None:
     with pytest.raises(EnrichError, match="not an HTML page"):
         parse_publication_html(b"https://zoek.officielebekendmakingen.nl/kst-26643-1342.html")

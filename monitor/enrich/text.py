@@ -43,6 +43,10 @@ def parse_dutch_date(text: str | None) -> date | None:
     return None
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 def squash(text: str) -> str:
     """Collapse every run of whitespace (including no-break spaces) into one space."""
     return " ".join(text.split())
@@ -183,55 +187,10 @@ def choose_summary(paragraphs: Sequence[str], *, look_ahead: int = 5) -> str | N
 
 
 # Words that end in a full stop without ending a sentence (Dutch officialese).
-_ABBREVIATIONS: Final = frozenset(
-    [
-        "nr",
-        "nrs",
-        "no",
-        "art",
-        "artt",
-        "lid",
-        "jl",
-        "ca",
-        "o.a",
-        "d.w.z",
-        "bijv",
-        "bv",
-        "m.b.t",
-        "t.a.v",
-        "i.v.m",
-        "i.c.m",
-        "e.d",
-        "e.a",
-        "c.q",
-        "resp",
-        "incl",
-        "excl",
-        "mln",
-        "mld",
-        "mrd",
-        "dhr",
-        "mevr",
-        "mr",
-        "dr",
-        "drs",
-        "ir",
-        "ing",
-        "prof",
-        "st",
-        "blz",
-        "pag",
-        "p",
-        "vs",
-        "z.s.m",
-        "m.i.v",
-        "t.z.t",
-        "p.m",
-        "a.s",
-        "j.l",
-        "stb",
-        "stcrt",
-    ]
+_ABBREVIATIONS: Final = _words(
+    "nr nrs no art artt lid jl ca o.a d.w.z bijv bv m.b.t t.a.v i.v.m i.c.m e.d e.a c.q resp "
+    "incl excl mln mld mrd dhr mevr mr dr drs ir ing prof st blz pag p vs z.s.m m.i.v t.z.t p.m "
+    "a.s j.l stb stcrt"
 )
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?=\s+[\"'“‘(]?[A-ZÀ-ÖØ-Þ]|\s*$)")
 
@@ -298,55 +257,13 @@ _CLOSING = re.compile(
     r"^(?:hoogachtend|met (?:vriendelijke|hartelijke) groet(?:en)?|namens (?:deze|dezen)|mede namens\b.*|w\.g\.)[,.]?$",
     re.IGNORECASE,
 )
-_PARTICLES: Final = frozenset(
-    [
-        "van",
-        "de",
-        "der",
-        "den",
-        "ter",
-        "ten",
-        "te",
-        "het",
-        "'t",
-        "in",
-        "op",
-        "la",
-        "le",
-        "du",
-        "di",
-        "da",
-        "von",
-        "zu",
-        "vander",
-    ]
-)
+_PARTICLES: Final = _words("van de der den ter ten te het 't in op la le du di da von zu vander")
 _INITIALS = re.compile(r"^(?:[A-Z][a-z]{0,2}\.)+$")
 _NAME_WORD = re.compile(r"^\(?[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ’']+(?:-[A-Za-zÀ-ÖØ-öø-ÿ][a-zà-öø-ÿ’']*)*\)?$")
 # A line ending in one of these continues on the next line ("… Cultuur en" / "Wetenschap").
 _WRAP_END = re.compile(r"(?:\b(?:en|van|voor|der|de|het|met|belast|of)|-)\s*$", re.IGNORECASE)
 _SPLIT_COLUMNS = re.compile(r"\S(?:.*?\S)?(?=\s{3,}|\t|$)")
-_LOWER_WORDS: Final = frozenset(
-    [
-        "van",
-        "voor",
-        "de",
-        "der",
-        "den",
-        "het",
-        "en",
-        "op",
-        "in",
-        "met",
-        "tot",
-        "bij",
-        "aan",
-        "of",
-        "over",
-        "te",
-        "ter",
-    ]
-)
+_LOWER_WORDS: Final = _words("van voor de der den het en op in met tot bij aan of over te ter")
 _KEEP_UPPER: Final = frozenset({"EU", "AI", "ICT", "BES", "NAVO", "VN", "OCW", "EZ"})
 
 

@@ -1,0 +1,68 @@
+"""Configuration: the example file is valid, defaults are sensible, mistakes name their key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from monitor.config import ConfigError, parse
+from monitor.models import DossierRef
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_example_config_is_valid_and_documents_every_section() -> None:
+    text = (ROOT / "config" / "kamermonitor.example.toml").read_text(encoding="utf-8")
+    settings = parse(tomllib.loads(text))
+    assert [c.name for c in settings.channels] == ["console", "team-mail", "team-slack"]
+    for section in ("[monitor]", "[http]", "[sources.syncfeed]", "[sources.sru]", "[delivery]", "[enrichment]",
+                    "[operator]", "[[channel]]", "[[watch]]"):  # fmt: skip
+        assert section in text
+
+
+def test_without_config_the_monitor_watches_letters_in_26643_on_the_console() -> None:
+    settings = parse({})
+    [watch] = settings.watches
+    assert watch.dossiers == (DossierRef(26643),) and watch.channels == ("console",)
+    assert watch.kind_matches("Brief regering") and watch.kind_matches("Brief commissie")
+    assert not watch.kind_matches("Motie") and not watch.kind_matches(None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("26643", DossierRef(26643)), ("26 643", DossierRef(26643)), (26643, DossierRef(26643)),
+     ("36600-VII", DossierRef(36600, "VII")), ("36600 VII", DossierRef(36600, "VII")),
+     ("21501-33", DossierRef(21501, "33"))],
+)  # fmt: skip
+def test_dossier_numbers_are_read_as_people_write_them(text: str | int, expected: DossierRef) -> None:
+    assert DossierRef.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["26 643x", "", "abc", "-5", "0", True])
+def test_bad_dossier_numbers_are_refused(text: object) -> None:
+    with pytest.raises(ValueError):
+        DossierRef.parse(text)  # type: ignore[arg-type]
+
+
+def test_all_problems_are_reported_at_once_with_their_key_paths() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({
+            "http": {"read_timeout": -1},
+            "sources": {"sru": {"base_url": "ftp://example.org"}},
+            "channel": [{"name": "m", "type": "email", "to": ["not-an-address"]}],
+            "watch": [{"dossiers": ["26643"], "channels": ["m", "nope"], "kinds": "Brief*"}],
+        })  # fmt: skip
+    problems = err.value.problems
+    assert "http.read_timeout: must be positive, got -1.0" in problems
+    assert "sources.sru.base_url: not an http(s) URL: 'ftp://example.org'" in problems
+    assert "channel[0].host: required for an email channel" in problems
+    assert "channel[0].to[0]: not an email address: 'not-an-address'" in problems
+    assert "watch[0].channels[1]: no channel named 'nope'" in problems
+
+
+def test_keyword_watch_needs_no_dossiers_and_wildcard_kinds_match_everything() -> None:
+    settings = parse({"watch": [{"keywords": ["AI-fabriek"], "kinds": ["*"]}]})
+    [watch] = settings.watches
+    assert watch.dossiers == () and watch.kind_matches("Motie") and watch.kind_matches(None)
