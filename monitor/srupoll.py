@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection
 
-from . import observe
+from . import observe, operator
 from .context import Context
 from .detect import NewMatch, Recorded, record
 from .models import DossierRef, SruRecord
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 SOURCE = "sru"
 BACKFILL_PAGES = 40  # 26643 has ~1,500 kamerstukken: 15 pages of 100
 BACKFILLS_PER_POLL = 3
+LIVENESS_EVERY = timedelta(hours=24)
+LIVENESS_PER_DAY = 3
 
 
 @dataclass(slots=True)
@@ -65,6 +67,7 @@ def poll(ctx: Context) -> SruPollResult:
     query = build_query(dossiers, since, max_dossier_clauses=cfg.max_dossier_clauses)
     wanted = set(dossiers)
     keep_all = any(w.keywords for w in ctx.settings.watches) or not scoped
+    _check_liveness(ctx, dossiers)
     complete = True
     for page in client.search(query, max_pages=cfg.max_pages_per_poll):
         result.requests += 1
@@ -77,6 +80,38 @@ def poll(ctx: Context) -> SruPollResult:
     else:
         logger.info("sru: page limit reached; the same window is asked again next poll")
     return result
+
+
+def _check_liveness(ctx: Context, dossiers: list[DossierRef]) -> None:
+    """Once a day: does SRU still return records for dossiers that have publications on record?
+
+    An empty answer looks the same as "nothing new", so this is the only way to notice
+    that the search silently stopped returning a dossier.
+    """
+    now = ctx.now()
+    with ctx.engine.begin() as conn:
+        last = ops.get_cursor(conn, "sru:liveness")
+        if last and now - datetime.fromisoformat(last) < LIVENESS_EVERY:
+            return
+        ops.set_cursor(conn, "sru:liveness", now.isoformat(), now)
+        on_record = letter_store.published_counts(conn, dossiers)
+    probe = SruClient(ctx.fetcher, ctx.settings.sru.base_url, source=SOURCE, page_size=1)
+    candidates = [d for d in dossiers if on_record.get(str(d))]
+    # A few dossiers a day, in rotation: cheap for the source however many are watched.
+    start = (now.toordinal() * LIVENESS_PER_DAY) % len(candidates) if candidates else 0
+    for dossier in (candidates[start:] + candidates[:start])[:LIVENESS_PER_DAY]:
+        expected = on_record[str(dossier)]
+        page = probe.fetch_page(build_query([dossier], None, max_dossier_clauses=1))
+        key = f"source-stale:sru:{dossier}"
+        with ctx.engine.begin() as conn:
+            if not page.number_of_records and not page.records:
+                operator.raise_condition(
+                    ctx, conn, key,
+                    f"sru returns no records for dossier {dossier}, which has {expected} publications on record;"
+                    " the search may have stopped returning it",
+                )  # fmt: skip
+            else:
+                operator.clear_condition(ctx, conn, key, f"sru returns records for dossier {dossier} again")
 
 
 def _backfill(ctx: Context, client: SruClient, dossier: DossierRef, result: SruPollResult) -> None:

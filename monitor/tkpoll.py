@@ -87,8 +87,8 @@ def _poll_category(ctx: Context, client: SyncFeedClient, category: str, result: 
         with ctx.engine.begin() as conn:
             _record_entities(ctx, conn, [*lookups, *page.entities], result)
             ops.set_cursor(conn, cursor_name(category), str(next_token), ctx.now())
-        if page.entities:
-            result.new_data = True
+        if page.entities and category == "Document":
+            result.new_data = True  # staleness is about documents, not dossier or zaak edits
         # Stop when caught up: no entries, or no feed-level link to a following page.
         if not page.entities or page.next_url is None or next_token == token:
             return

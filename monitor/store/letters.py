@@ -227,6 +227,21 @@ def details(conn: Connection, letter_ids: Iterable[int]) -> dict[int, str]:
     return {lid: text for lid, text in rows}
 
 
+def published_counts(conn: Connection, dossiers: Iterable[DossierRef]) -> dict[str, int]:
+    """Dossier → how many officially published letters (SRU records) are on record for it."""
+    out: dict[str, int] = {}
+    for d in dossiers:
+        # dossiers is a comma-separated list; match the whole item.
+        pattern = letters.c.dossiers.like(f"%{d}%")
+        rows = conn.execute(
+            select(letters.c.dossiers).where(
+                pattern, letters.c.ob_identifier.is_not(None), letters.c.deleted.is_(False)
+            )
+        )
+        out[str(d)] = sum(1 for (text,) in rows if str(d) in text.split(","))
+    return out
+
+
 def count_matches(conn: Connection) -> dict[str, int]:
     rows = conn.execute(select(matches.c.watch, func.count()).group_by(matches.c.watch))
     return {w: n for w, n in rows}

@@ -1,0 +1,117 @@
+"""Follow-ups: an alerted letter's publication and attachments arrive in the same email thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+
+from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.sru_server import SruServer
+from tests.fakes.tk_server import TkFeedServer
+from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
+
+NOW = datetime(2025, 6, 27, 9, 30, tzinfo=UTC)
+TODAY = date(2025, 6, 27)
+LETTER = "aa000000-0000-4000-8000-000000001350"
+SUBJECT = "Indiening voorstel AI-fabriek Groningen"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+def make(tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, db: str, **watch: object) -> Harness:
+    tk.add_dossier(DOSSIER_26643, 26643, ICT)
+    channel = {
+        "name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "security": "none",
+        "from": "Kamermonitor <alerts@example.org>", "to": ["beleid@example.org"],
+        "message_id_domain": "kamermonitor.test",
+    }  # fmt: skip
+    settings = settings_for(
+        db, syncfeed_url=tk.base_url, sru_url=sru.base_url, channels=[channel],
+        watches=[{"name": "ict", "dossiers": ["26643"], "channels": ["mail"], **watch}],
+    )  # fmt: skip
+    return Harness(settings, now=lambda: NOW)
+
+
+def test_followup_on_publication_arrives_in_the_same_thread(
+    tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, sqlite_db: str
+) -> None:
+    h = make(tk, sru, smtp, sqlite_db)
+    h.cycle()
+    tk.add_document(LETTER, "2025D29876", "Brief regering", SUBJECT, ICT, TODAY, "2024-2025", -1, [DOSSIER_26643])
+    h.cycle()
+    [first] = smtp.messages
+    # A metadata-only correction sends nothing.
+    tk.update_document(LETTER, onderwerp=SUBJECT + " (gecorrigeerd)")
+    h.cycle()
+    assert len(smtp.messages) == 1
+    # The official publication appears: a short follow-up, same thread, same subject stem.
+    sru.add_record("kst-26643-1350", document_title=SUBJECT, date=TODAY, modified=TODAY)
+    h.cycle()
+    assert len(smtp.messages) == 2
+    follow = smtp.messages[1]
+    assert follow["In-Reply-To"] == first["In-Reply-To"] == "<dossier-26643@kamermonitor.test>"
+    assert follow["References"] == first["References"]
+    assert follow["Subject"].startswith("[26643]") and first["Subject"].startswith("[26643]")
+    body = follow.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = str(body.get_content())
+    assert "Kamerstuk 26643, nr. 1350" in text and "kst-26643-1350" in text
+    # Its reprint is not news.
+    sru.add_record("kst-26643-1350-h1", ondernummer="1350", document_title=f"{SUBJECT} (herdruk)", date=TODAY,
+                   modified=TODAY)  # fmt: skip
+    h.cycle()
+    assert len(smtp.messages) == 2
+    h.close()
+
+
+def test_followup_on_attachments(tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, sqlite_db: str) -> None:
+    h = make(tk, sru, smtp, sqlite_db)
+    h.cycle()
+    tk.add_document(LETTER, "2025D29876", "Brief regering", SUBJECT, ICT, TODAY, "2024-2025", -1, [DOSSIER_26643])
+    h.cycle()
+    for n in (1, 2):
+        tk.add_document(
+            f"bb000000-0000-4000-8000-00000000000{n}", f"2025D2987{6 + n}", "Bijlage", f"Bijlage {n}: businesscase",
+            ICT, TODAY, "2024-2025", -1, [DOSSIER_26643], bron_document_guid=LETTER,
+        )  # fmt: skip
+    h.cycle()
+    assert len(smtp.messages) == 2  # one follow-up for both attachments
+    text = str(smtp.messages[1].get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    assert "Bijlage 1: businesscase" in text and "Bijlage 2: businesscase" in text
+    assert smtp.messages[1]["In-Reply-To"] == smtp.messages[0]["In-Reply-To"]
+    h.close()
+
+
+def test_followups_can_be_switched_off_per_watch(
+    tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, sqlite_db: str
+) -> None:
+    h = make(tk, sru, smtp, sqlite_db, followups=False)
+    h.cycle()
+    tk.add_document(LETTER, "2025D29876", "Brief regering", SUBJECT, ICT, TODAY, "2024-2025", -1, [DOSSIER_26643])
+    h.cycle()
+    sru.add_record("kst-26643-1350", document_title=SUBJECT, date=TODAY, modified=TODAY)
+    h.cycle()
+    assert len(smtp.messages) == 1
+    h.close()
+
+
+def test_no_followup_when_the_first_alert_has_not_gone_out_yet(
+    tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, sqlite_db: str
+) -> None:
+    h = make(tk, sru, smtp, sqlite_db)
+    h.cycle()
+    tk.add_document(LETTER, "2025D29876", "Brief regering", SUBJECT, ICT, TODAY, "2024-2025", -1, [DOSSIER_26643])
+    sru.add_record("kst-26643-1350", document_title=SUBJECT, date=TODAY, modified=TODAY)
+    h.cycle()  # both sightings in one cycle: one alert that already carries the publication
+    [only] = smtp.messages
+    text = str(only.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    assert "Kamerstuk 26643, nr. 1350" in text
+    h.cycle()
+    assert len(smtp.messages) == 1
+    h.close()
