@@ -244,6 +244,25 @@ def test_footnote_markers_are_removed_and_footnotes_are_not_body() -> None:
     assert details.signatories == (Signatory("Anna de Boer", "Minister van Financiën"),)
 
 
+def without_blocks(text: str, *starts: str) -> str:
+    """The extracted text minus the blank-line-separated blocks that start with ``starts``."""
+    return "\n\n".join(block for block in text.split("\n\n") if not block.strip().startswith(starts))
+
+
+def test_page_break_and_footnote_block_do_not_split_a_paragraph() -> None:
+    text = extract_pdf_text(pdf("ai_fabriek.txt"))
+    assert "toegang tot rekenkracht,\n" in text  # the paragraph really breaks across the page
+
+    first = parse_letter_text(without_blocks(text, "Met deze brief")).summary
+    assert first is not None and first.startswith("Nederland wil een vooraanstaande rol spelen in de ontwikkeling")
+    assert "en toepassing van artificiële intelligentie (AI). In eerdere brieven heeft het kabinet" in first
+
+    third = parse_letter_text(without_blocks(text, "Met deze brief", "Nederland wil")).summary
+    assert third is not None and third.startswith("Op 27 juni 2025 heeft Nederland het voorstel voor de AI-fabriek in")
+    assert "toegang tot rekenkracht, data en expertise en versterkt daarmee het Nederlandse AI-ecosysteem." in third
+    assert "Groningen ingediend" in third
+
+
 def test_summary_is_cut_at_a_sentence_end_within_600_chars() -> None:
     paragraph = join_lines(
         template("single_signatory.txt").split("Geachte Voorzitter,\n\n")[1].split("\n\n")[0].split("\n")

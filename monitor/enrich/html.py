@@ -78,7 +78,7 @@ def parse_publication_html(data: bytes) -> LetterDetails:
 
     stuk_title = _stuk_title(soup)
     place_date = _place_date(root)
-    note_text = " ".join(_text(note) for note in _take(soup, _is_note))
+    note_text = " ".join(f"{_text(note)} {_kst_links(note)}" for note in _take(soup, _is_note))
     _take(root, _is_note_marker)  # footnote markers would glue digits onto words
     signed = [line for block in _take(root, _is_signature) for line in _signature_lines(block)]
 
@@ -89,8 +89,8 @@ def parse_publication_html(data: bytes) -> LetterDetails:
     signatories = parse_signatures(signed or [line for item in tail for line in item.lines])
 
     own = _own_reference(meta)
-    links = " ".join(str(a.get("href", "")) for a in root.find_all("a") if "kst-" in str(a.get("href", "")))
-    cited = [c for c in find_citations(" ".join([*(i.text for i in body), note_text, links])) if c != own]
+    cited_text = " ".join([*(i.text for i in body), note_text, _kst_links(root)])
+    cited = [c for c in find_citations(cited_text) if c != own]
 
     office_match = _STUK_BRIEF.match(stuk_title or "")
     sender = office_from_caps(office_match[1]) if office_match else None
@@ -202,6 +202,12 @@ def _is_signature(tag: Tag) -> bool:
 
 def _text(tag: Tag) -> str:
     return squash(tag.get_text(" ").replace(_BR, " "))
+
+
+def _kst_links(tag: Tag) -> str:
+    """Link targets naming a Kamerstuk (``…/kst-26643-1330.html``): citations the text may not spell out."""
+    hrefs = (str(a.get("href") or "") for a in tag.find_all("a"))
+    return " ".join(h for h in hrefs if "kst-" in h)
 
 
 def _stuk_title(soup: BeautifulSoup) -> str | None:

@@ -73,14 +73,16 @@ def parse_letter_text(text: str, *, source: Source = "pdf") -> LetterDetails:
     Never raises on odd text: what cannot be found stays None or empty.
     """
     lines = _clean_lines(text[:TEXT_MAX_CHARS])
-    date_at = _find_label(lines, ("datum",))
-    subject_at = _find_label(lines, ("betreft", "onderwerp"))
+    # The header ends at "Geachte Voorzitter,": a body sentence starting "Onderwerp …" is no label.
+    salutation = next((i for i, x in enumerate(lines[:_HEADER_LINES]) if _SALUTATION.match(x.strip())), None)
+    header = lines[: salutation if salutation is not None else _HEADER_LINES]
+    date_at = _find_label(header, ("datum",))
+    subject_at = _find_label(header, ("betreft", "onderwerp"))
     letter_date = parse_dutch_date(date_at[1]) if date_at else None
-    subject, subject_end = _subject(lines, subject_at) if subject_at else (None, -1)
-    place_date = next((squash(x) for x in lines[:_HEADER_LINES] if _PLACE_DATE.match(x.strip())), None)
+    subject, subject_end = _subject(header, subject_at) if subject_at else (None, -1)
+    place_date = next((squash(x) for x in header if _PLACE_DATE.match(x.strip())), None)
 
     header_end = max(subject_end, date_at[0] if date_at else -1)
-    salutation = next((i for i in range(header_end + 1, len(lines)) if _SALUTATION.match(lines[i].strip())), None)
     body_start = salutation + 1 if salutation is not None else header_end + 1
     blocks = _blocks(lines[body_start:])
 
