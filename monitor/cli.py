@@ -21,6 +21,8 @@ from .models import Alert
 from .notify.base import Channel, DeliveryError
 from .notify.registry import build_channels
 from .poll import run_cycle
+from .preview import days_argument
+from .preview import run as preview_run
 from .store import letters as letter_store
 from .store import ops
 from .store import outbox as outbox_store
@@ -54,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     ta.add_argument("channel")
     rf = sub.add_parser("retry-failed", help="re-queue failed deliveries after fixing their cause")
     rf.add_argument("--channel", help="only this channel")
+    pv = sub.add_parser("preview", help="show the messages a watch would have sent for recent letters; sends nothing")
+    pv.add_argument("--watch", required=True, help="the watch's name")
+    pv.add_argument("--days", type=days_argument, default=30, help="letters published in the last N days (30)")
+    pv.add_argument("--html", type=Path, metavar="FILE", help="also write the e-mail HTML to FILE")
+    pv.add_argument("--no-enrich", action="store_true", help="do not read the publications (sender, summary, ...)")
     return p
 
 
@@ -81,6 +88,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     command = args.command or "run"
     if command == "check-config":
         return _check_config(settings, out)
+    if command == "preview":  # reads the sources only: no database, no channels
+        return preview_run(settings, args.watch, args.days, html=args.html, enrich=not args.no_enrich, out=out)
     try:
         ctx = Context.create(settings)
     except SchemaTooNew as exc:

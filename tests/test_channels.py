@@ -239,6 +239,24 @@ def test_email_threads_per_dossier_only_when_the_alert_has_one_dossier() -> None
     )
 
 
+def test_email_followups_join_the_thread_of_the_first_alert(smtp: SmtpServer) -> None:
+    channel = plain_channel(smtp)
+    channel.send(new_alert(dataclasses.replace(AI_FABRIEK, number=None, ob_html_url=None)), "beleid@example.org")
+    channel.send(Alert("followup", (AI_FABRIEK,), text="published", delivery_id=43), "beleid@example.org")
+    channel.send(Alert("followup", (AI_FABRIEK,), text="attachments", delivery_id=44), "beleid@example.org")
+    first, published, attachments = smtp.messages
+    for followup in (published, attachments):
+        assert followup["In-Reply-To"] == followup["References"] == first["References"]
+        assert followup["Message-ID"] != first["Message-ID"]
+    assert first["References"] == "<dossier-26643@kamermonitor.invalid>"
+    assert published["Subject"] == (
+        "[26643] Gepubliceerd: Kamerstuk 26643, nr. 1384 — Indiening voorstel AI-fabriek Groningen"
+    )
+    assert attachments["Subject"] == "[26643] Bijlagen bij: Indiening voorstel AI-fabriek Groningen"
+    body = published.get_body(("plain",))
+    assert body is not None and "Nu gepubliceerd als Kamerstuk 26643, nr. 1384" in body.get_content()
+
+
 def test_email_over_starttls_with_login(smtp_tls: SmtpServer) -> None:
     channel = tls_channel(smtp_tls)
     channel.send(new_alert(), "beleid@example.org")
@@ -501,10 +519,13 @@ def test_slack_payload_respects_block_kit_limits(slack: SlackServer) -> None:
         assert sum(len(t) for t in mrkdwn_texts(payload)) < 12_000
 
     digest = slack.messages[0]
-    letter_sections = [b for b in digest["blocks"] if "Voortgangsbrief" in b.get("text", {}).get("text", "")]
+    letter_sections = [b for b in digest["blocks"] if b.get("text", {}).get("text", "").startswith("*<https://")]
     assert len(letter_sections) == 10
     assert digest["blocks"][0]["text"]["text"] == "60 nieuwe brieven in 2 dossiers"
-    assert any(b.get("text", {}).get("text") == "… en 50 meer" for b in digest["blocks"])
+    # Five letters per dossier (29 and 31 in all), then "… en N meer in dossier …" with a link to its page.
+    more = [b["text"]["text"] for b in digest["blocks"] if b.get("text", {}).get("text", "").startswith("… en ")]
+    assert [int(m.split()[2]) for m in more] == [24, 26]
+    assert all("<https://zoek.officielebekendmakingen.nl/dossier/" in m for m in more)
     assert digest["blocks"][-1]["type"] == "context"
     assert REASON in digest["blocks"][-1]["elements"][0]["text"]
     assert len(EmailChannel(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from monitor.models import Alert, DossierRef, Letter
+from monitor.models import Alert, Attachment, DossierRef, Letter, LetterDetails, Signatory
 from monitor.notify import render
 from monitor.notify.render import Renderer, format_date, mrkdwn, safe_url, slack_link
 from tests.test_channels import AI_FABRIEK, REASON, digest_letters, new_alert
@@ -104,3 +105,211 @@ def test_letters_without_optional_fields_still_render() -> None:
     payload = render.slack_payload(bare)
     assert payload["blocks"][0]["text"]["text"] == "document 7"
     assert render.console_text(bare).startswith("[kamermonitor] document 7")
+
+
+# --------------------------------------------------------------------------- details, follow-ups, digests
+
+DETAILS = LetterDetails(
+    subject="Indiening voorstel AI-fabriek Groningen",
+    letter_date=date(2025, 6, 27),
+    place_date_line="Den Haag, 27 juni 2025",
+    sender_office="Minister van Economische Zaken",
+    summary="Met deze brief informeren wij u over de indiening van het Nederlandse voorstel voor een AI-fabriek "
+    "in Groningen. Ook informeren wij u over de bijdragen van het Rijk en de regio en over het vervolgproces.",
+    signatories=(
+        Signatory("Vincent Karremans", "Minister van Economische Zaken"),
+        Signatory(None, "De Staatssecretaris van Defensie"),
+    ),
+)
+DETAILED = dataclasses.replace(
+    AI_FABRIEK,
+    details=DETAILS,
+    attachments=(Attachment("Voorstel AI-fabriek", "https://zoek.officielebekendmakingen.nl/blg-1184311.html"),),
+)
+
+
+def test_a_single_alert_shows_sender_date_summary_signatories_and_attachments() -> None:
+    alert = new_alert(DETAILED)
+    text = render.email_text(alert)
+    assert "  Afzender:     Minister van Economische Zaken\n" in text  # the office, not the four indieners
+    assert "  Datum:        Den Haag, 27 juni 2025\n" in text
+    assert "Samenvatting\n  Met deze brief informeren wij u over de indiening van het Nederlandse\n" in text
+    assert "Ondertekend door\n  - Vincent Karremans, Minister van Economische Zaken\n" in text
+    assert "  - De Staatssecretaris van Defensie\n" in text
+    assert "Bijlagen\n  - Voorstel AI-fabriek\n    https://zoek.officielebekendmakingen.nl/blg-1184311.html\n" in text
+    html = render.email_html(alert)
+    assert "<b>Vincent Karremans</b>, Minister van Economische Zaken</div>" in html
+    assert '<div style="margin:0 0 4px 0;">De Staatssecretaris van Defensie</div>' in html
+    assert '<a href="https://zoek.officielebekendmakingen.nl/blg-1184311.html"' in html
+    blocks = [b["text"]["text"] for b in render.slack_payload(alert)["blocks"] if b["type"] == "section"]
+    assert "*Datum:* Den Haag, 27 juni 2025" in blocks[0] and "*Afzender:* Minister van Economische Zaken" in blocks[0]
+    assert blocks[1].startswith("*Samenvatting*\nMet deze brief")
+    assert blocks[2] == "*Ondertekend door*\n• *Vincent Karremans*, Minister van Economische Zaken\n" \
+        "• De Staatssecretaris van Defensie"  # fmt: skip
+    assert blocks[3] == "*Bijlagen*\n• <https://zoek.officielebekendmakingen.nl/blg-1184311.html|Voorstel AI-fabriek>"
+
+
+def test_console_is_compact() -> None:
+    lines = render.console_text(new_alert(DETAILED)).split("\n")
+    assert lines == [
+        "[26643] Brief regering: Indiening voorstel AI-fabriek Groningen",
+        "  Kamerstuk 26643, nr. 1384 · 27 juni 2025",
+        "  Van: Minister van Economische Zaken",
+        "  Met deze brief informeren wij u over de indiening van het Nederlandse voorstel voor een AI-fabriek in "
+        "Groningen. Ook informeren wij u over de bijdragen van…",
+        "  https://www.tweedekamer.nl/kamerstukken/brieven_regering/detail?id=2025Z13370&did=2025D29512",
+        "  Waarom: you follow dossier 26643",
+    ]
+
+
+def test_details_stand_in_for_missing_letter_fields() -> None:
+    bare = Letter(id=9, dossiers=(DossierRef(26643),), details=DETAILS)
+    assert render.email_subject(new_alert(bare)) == "[26643] Indiening voorstel AI-fabriek Groningen"
+    assert "Kamerstuk" not in render.console_text(new_alert(bare))
+    assert "  document 9 · 27 juni 2025" in render.console_text(new_alert(bare))
+
+
+def test_followups_keep_the_dossier_stem_and_thread() -> None:
+    published = Alert("followup", (DETAILED,), text="published", delivery_id=7)
+    attachments = Alert("followup", (DETAILED,), text="attachments", delivery_id=8)
+    assert render.email_subject(published) == (
+        "[26643] Gepubliceerd: Kamerstuk 26643, nr. 1384 — Indiening voorstel AI-fabriek Groningen"
+    )
+    assert render.email_subject(attachments) == "[26643] Bijlagen bij: Indiening voorstel AI-fabriek Groningen"
+    unnumbered = dataclasses.replace(DETAILED, number=None)
+    assert render.email_subject(Alert("followup", (unnumbered,), text="published")) == (
+        "[26643] Gepubliceerd: Indiening voorstel AI-fabriek Groningen"
+    )
+    assert render.email_subject(Alert("followup", (DETAILED,), text="other")) == (
+        "[26643] Nieuws over: Indiening voorstel AI-fabriek Groningen"
+    )
+    assert render.thread_dossier(published) == render.thread_dossier(new_alert(DETAILED)) == DossierRef(26643)
+    assert render.thread_dossier(Alert("operator", (DETAILED,), text="x")) is None
+
+    text = render.email_text(published)
+    assert text.startswith("Nu gepubliceerd als Kamerstuk 26643, nr. 1384\n")
+    assert "  PDF:                       https://zoek.officielebekendmakingen.nl/kst-26643-1384.pdf\n" in text
+    assert "Ondertekend" not in text and "Bijlagen" not in text  # short
+    assert render.email_text(attachments).startswith("Bijlagen bij Kamerstuk 26643, nr. 1384\n")
+    assert "Voorstel AI-fabriek" in render.email_html(attachments)
+    assert "u kreeg eerder een melding over deze brief" in render.console_text(published)
+    payload = render.slack_payload(published)
+    assert payload["blocks"][1]["text"]["text"].startswith("Nu gepubliceerd als *Kamerstuk 26643, nr. 1384*\n<https://")
+
+
+def test_digest_shows_ten_letters_per_dossier_then_links_to_the_dossier() -> None:
+    letters = [
+        dataclasses.replace(
+            AI_FABRIEK, id=200 + i, number=str(1400 + i), date=date(2025, 7, 1) - timedelta(days=i), details=DETAILS,
+            subject=f"Brief {i}",
+        )
+        for i in range(25)
+    ]  # fmt: skip
+    other = dataclasses.replace(AI_FABRIEK, id=300, dossiers=(DossierRef(36600, "VII"),), dossier_title=None)
+    alert = new_alert(*letters, other)
+    text = render.email_text(alert)
+    assert text.count("\nBrief regering: Brief ") == 10
+    assert "Brief 9\n" in text and "Brief 10\n" not in text  # newest first
+    assert "… en 15 meer in dossier 26643: https://zoek.officielebekendmakingen.nl/dossier/26643\n" in text
+    assert "== 36600-VII ==" in text
+    html = render.email_html(alert)
+    assert html.count("<h3") == 11
+    assert (
+        '&hellip; en 15 meer in dossier 26643: <a href="https://zoek.officielebekendmakingen.nl/dossier/26643"' in html
+    )
+    # A digest trims each summary shorter than a single alert does.
+    short = render.letter_view(
+        dataclasses.replace(DETAILED, details=dataclasses.replace(DETAILS, summary="woord " * 100))
+    )
+    assert len(short.summary) == 599 and len(short.summary_short) <= 280 and short.summary_short.endswith("woord…")
+
+
+def test_dossiers_beyond_the_letter_budget_are_listed_with_their_pages() -> None:
+    groups = render.group_letters(digest_letters(6))
+    shown, rest = render.limit_groups(groups, per_group=2, total=2)
+    assert [(g.key, len(g.letters), g.more) for g in shown] == [("32761", 2, 1)]  # its letter of 6 June is newest
+    assert [(g.key, g.letters, g.more, g.url) for g in rest] == [
+        ("26643", (), 3, "https://zoek.officielebekendmakingen.nl/dossier/26643")
+    ]
+    assert render.dossier_page(DossierRef(36600, "VII")) == "https://zoek.officielebekendmakingen.nl/dossier/36600-VII"
+
+
+def test_untrusted_details_are_inert_in_every_medium() -> None:
+    hostile = dataclasses.replace(
+        AI_FABRIEK,
+        details=LetterDetails(
+            place_date_line="Den Haag,\r\n27 juni\x1b[31m 2025",
+            sender_office="<b>Minister</b> & <!channel>",
+            summary="<script>alert(1)</script> *vet* _schuin_\n\u202eomgekeerd",
+            signatories=(Signatory("<@U123>", "Minister <i>x</i>"),),
+        ),
+        attachments=(
+            Attachment("<img src=x onerror=alert(1)>", "javascript:alert(1)"),
+            Attachment("Bijlage | met > tekens", "https://example.org/a|b>c"),
+        ),
+    )
+    alert = new_alert(hostile)
+    html = render.email_html(alert)
+    assert "<script>" not in html and "<img" not in html and "<b>Minister" not in html and "<i>x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "javascript:" not in html
+    assert 'href="https://example.org/a%7Cb%3Ec"' in html
+    for body in (render.email_text(alert), html, render.console_text(alert)):
+        assert "\x1b" not in body and "\u202e" not in body and "\r" not in body
+    assert "  Datum:        Den Haag, 27 juni [31m 2025\n" in render.email_text(alert)
+    for block in render.slack_payload(alert)["blocks"]:
+        for text in [block.get("text", {}).get("text", "")] + [e["text"] for e in block.get("elements", [])]:
+            assert re.findall(r"<(?!https?://)", text) == [], text
+            assert "<!" not in text and "<@" not in text and "*vet*" not in text
+
+
+def test_slack_stays_within_block_kit_limits_with_huge_details() -> None:
+    huge = dataclasses.replace(
+        AI_FABRIEK,
+        details=LetterDetails(
+            place_date_line="Den Haag, " + "x" * 500,
+            sender_office="Minister " * 100,
+            summary="&<>" * 200,
+            signatories=tuple(Signatory("Naam " * 60, "Minister van " + "Zaken " * 60) for _ in range(20)),
+        ),
+        attachments=tuple(
+            Attachment("Bijlage & titel " * 30, f"https://example.org/{'x' * 1500}/{i}") for i in range(40)
+        ),
+    )  # fmt: skip
+    for alert in (
+        new_alert(huge),
+        new_alert(*[dataclasses.replace(huge, id=i, dossiers=(DossierRef(20000 + i % 7),)) for i in range(60)]),
+        Alert("followup", (huge,), text="published"),
+        Alert("followup", (huge,), text="attachments"),
+    ):
+        payload = render.slack_payload(alert)
+        assert len(payload["blocks"]) <= 50 and 0 < len(payload["text"]) <= 3000
+        for block in payload["blocks"]:
+            if block["type"] == "header":
+                assert len(block["text"]["text"]) <= 150
+            elif block["type"] == "section":
+                assert 0 < len(block["text"]["text"]) <= 3000
+            else:
+                assert all(len(e["text"]) <= 2000 for e in block["elements"])
+
+
+def test_every_template_variable_is_documented_in_the_templates() -> None:
+    context = Renderer().context(new_alert(DETAILED))
+    view_fields = [f.name for f in dataclasses.fields(render.LetterView)] + ["sender"]
+    for name in ("alert.txt.j2", "alert.html.j2"):
+        source = (Path(render.__file__).parent.parent / "templates" / name).read_text(encoding="utf-8")
+        header = source.split("-#}", 1)[0]
+        for key in [*context, *view_fields]:
+            assert re.search(rf"\b{key}\b", header), f"{name}: {key} is not documented"
+
+
+def test_operator_templates_get_the_new_fields(tmp_path: Path) -> None:
+    (tmp_path / "alert.txt.j2").write_text(
+        "{{ letter.sender }} | {{ letter.date_line }} | {% for s in letter.signers %}{{ s.name }};{% endfor %}"
+        " | {{ letter.attachments|length }} | {{ followup or mode }}\n",
+        encoding="utf-8",
+    )
+    renderer = Renderer(tmp_path)
+    assert renderer.email_text(new_alert(DETAILED)) == (
+        "Minister van Economische Zaken | Den Haag, 27 juni 2025 | Vincent Karremans;; | 1 | single\n"
+    )
+    assert renderer.email_text(Alert("followup", (DETAILED,), text="published")).endswith("| published\n")

@@ -11,6 +11,13 @@ operator text) is untrusted.  It is made safe once, here, per medium:
 * a link is only rendered when its scheme is http or https.
 
 Labels are Dutch, for Dutch policy staff ("Dossier", "Datum", "Onderwerp").
+
+What an alert is gets decided once (:func:`_shape`): one new letter ("single": sender,
+date line, subject, summary, signatories, attachments, links), several ("digest": per
+dossier, newest first, at most ``DIGEST_PER_DOSSIER`` each and then a link to the dossier
+page), a follow-up about a letter already alerted ("followup": now published, or its
+bijlagen appeared; short, and in the dossier's e-mail thread), a test or an operator
+message.  Every message about one dossier has the subject stem ``[26643]``.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -51,13 +58,14 @@ SLACK_CONTEXT_MAX = 2000
 SLACK_TEXT_MAX = 3000  # the plain-text fallback
 SLACK_MAX_BLOCKS = 50
 SLACK_DIGEST_LETTERS = 10  # a Slack digest shows this many letters, then "en N meer"
-SLACK_DIGEST_SECTION_MAX = 900  # keeps a full digest well under Slack's total-text cap
+SLACK_DIGEST_SECTION_MAX = 900  # per letter in a full digest: well under Slack's ~12k total-text cap
 SLACK_DIGEST_SUMMARY = 200
 EMAIL_DIGEST_LETTERS = 200  # in all, over every dossier
 DIGEST_PER_DOSSIER = 10  # then "… en N meer in dossier 26643" with a link to the dossier page
 DIGEST_REST_DOSSIERS = 50  # dossiers listed (with a link) after the letters run out
 SUMMARY_SHORT = 280  # a letter's summary in digests and follow-ups
 CONSOLE_SUMMARY = 160
+CONSOLE_DIGEST_PER_DOSSIER = 50  # two or three lines a letter: the console can list more than an e-mail
 ATTACHMENTS_MAX = 30
 DOSSIER_PAGE = "https://zoek.officielebekendmakingen.nl/dossier/"
 
@@ -170,6 +178,15 @@ class AttachmentView:
 
 
 @dataclass(frozen=True, slots=True)
+class SignatoryView:
+    name: str  # either part may be empty
+    office: str
+
+    def __str__(self) -> str:
+        return ", ".join(part for part in (self.name, self.office) if part)
+
+
+@dataclass(frozen=True, slots=True)
 class LetterView:
     """One letter with every field already cleaned for display."""
 
@@ -188,6 +205,8 @@ class LetterView:
     summary: str = ""  # at most SUMMARY_MAX characters
     summary_short: str = ""  # for digests and follow-ups
     signatories: tuple[str, ...] = ()  # "Vincent Karremans, Minister van Economische Zaken"
+    signers: tuple[SignatoryView, ...] = ()  # the same, name and office apart
+    citation: str = ""  # "Kamerstuk 26643, nr. 1384" once numbered, else ""
     attachments: tuple[AttachmentView, ...] = ()
     publication: tuple[Link, ...] = ()  # the official publication: HTML page, PDF
 
@@ -229,16 +248,13 @@ def _dossier_label(letter: Letter) -> str:
     return " ".join(part for part in (numbers, title) if part)
 
 
-def _signatory(name: str | None, office: str | None) -> str:
-    return ", ".join(part for part in (oneline(name, 200), oneline(office, 300)) if part)
-
-
 def letter_view(letter: Letter) -> LetterView:
     details = letter.details
     kind = oneline(letter.kind, 80)
     subject = oneline(letter.subject or (details.subject if details else None), 1000)
     nummer = oneline(letter.document_nummer, 40)
-    reference = oneline(letter.citation, 200) or nummer or f"document {letter.id}"
+    citation = oneline(letter.citation, 200)
+    reference = citation or nummer or f"document {letter.id}"
     heading = f"{kind}: {subject}" if kind and subject else subject or (f"{kind} ({reference})" if kind else reference)
     links = [
         Link(label, url)
@@ -254,9 +270,11 @@ def letter_view(letter: Letter) -> LetterView:
     senders = (office,) if office else tuple(s for s in (oneline(x, 200) for x in letter.senders[:10]) if s)
     day = format_date(letter.date or (details.letter_date if details else None))
     summary = oneline(details.summary, SUMMARY_MAX) if details else ""
-    signatories = tuple(s for s in (_signatory(x.name, x.office) for x in (details.signatories[:12] if details else ())) if s)
+    signed = details.signatories[:12] if details else ()
+    signers = tuple(v for v in (SignatoryView(oneline(x.name, 200), oneline(x.office, 300)) for x in signed) if str(v))
     attachments = tuple(
-        AttachmentView(oneline(a.title, 300) or "Bijlage", safe_url(a.url)) for a in letter.attachments[:ATTACHMENTS_MAX]
+        AttachmentView(oneline(a.title, 300) or "Bijlage", safe_url(a.url))
+        for a in letter.attachments[:ATTACHMENTS_MAX]
     )
     return LetterView(
         heading=trim(heading, 1100),
@@ -273,7 +291,9 @@ def letter_view(letter: Letter) -> LetterView:
         date_line=(oneline(details.place_date_line, 200) if details else "") or day,
         summary=summary,
         summary_short=trim_words(summary, SUMMARY_SHORT),
-        signatories=signatories,
+        signatories=tuple(str(v) for v in signers),
+        signers=signers,
+        citation=citation,
         attachments=attachments,
         publication=tuple(link for link in links if link.label in ("Officiële bekendmakingen", "PDF")),
     )
@@ -357,8 +377,7 @@ class _Shape:
 def _followup_title(kind: str, view: LetterView) -> str:
     about = view.subject or view.heading
     if kind == "published":
-        has_citation = view.reference.startswith("Kamerstuk")
-        return f"Gepubliceerd: {view.reference} — {about}" if has_citation else f"Gepubliceerd: {about}"
+        return f"Gepubliceerd: {view.citation} — {about}" if view.citation else f"Gepubliceerd: {about}"
     if kind == "attachments":
         return f"Bijlagen bij: {about}"
     return f"Nieuws over: {about}"
@@ -426,54 +445,62 @@ class Renderer:
             title = shape.title
         return trim(oneline(f"[{shape.tag}] {title}", SUBJECT_MAX * 2), SUBJECT_MAX)
 
-    def _context(self, alert: Alert, max_letters: int) -> dict[str, Any]:
+    def context(self, alert: Alert) -> dict[str, Any]:
+        """The variables the e-mail templates get (documented at the top of each template)."""
         shape = _shape(alert)
-        shown: list[GroupView] = []
-        left = max_letters
-        for group in shape.groups:
-            if left <= 0:
-                break
-            shown.append(GroupView(group.label, group.letters[:left]))
-            left -= len(shown[-1].letters)
+        shown, rest = limit_groups(shape.groups, DIGEST_PER_DOSSIER, EMAIL_DIGEST_LETTERS)
+        letters = [v for g in shown for v in g.letters]
         return {
             "mode": shape.mode,
+            "followup": shape.followup,
             "title": shape.title,
             "tag": shape.tag,
             "count": shape.count,
             "groups": shown,
-            "letters": [v for g in shown for v in g.letters],
-            "more": shape.count - (max_letters - left) if shape.count > max_letters else 0,
+            "letters": letters,
+            "letter": letters[0] if letters else None,
+            "more": shape.count - len(letters),
+            "rest": rest[:DIGEST_REST_DOSSIERS],
+            "rest_more": sum(g.more for g in rest),
+            "rest_unlisted": max(len(rest) - DIGEST_REST_DOSSIERS, 0),
             "reasons": shape.reasons,
             "text": shape.text,
         }
 
     def email_text(self, alert: Alert) -> str:
-        body = self.env.get_template("alert.txt.j2").render(self._context(alert, EMAIL_DIGEST_LETTERS))
+        body = self.env.get_template("alert.txt.j2").render(self.context(alert))
         # Strip trailing blanks (except the "-- " signature separator) and runs of empty lines.
         lines = [line if line == "-- " else line.rstrip() for line in body.split("\n")]
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
 
     def email_html(self, alert: Alert) -> str:
-        return self.env.get_template("alert.html.j2").render(self._context(alert, EMAIL_DIGEST_LETTERS))
+        return self.env.get_template("alert.html.j2").render(self.context(alert))
 
     # ------------------------------------------------------------------ console
 
     def console_text(self, alert: Alert) -> str:
+        """Compact: subject line, number and date, sender, a one-line summary, the main link, why."""
         shape = _shape(alert)
         lines = [self.email_subject(alert)]
         if shape.text:
             lines += ["  " + line for line in shape.text.split("\n")]
-        for group in shape.groups:
-            if shape.mode != "single":
+        if shape.mode in ("single", "followup"):
+            lines += _console_letter(shape.groups[0].letters[0], shape.followup)
+        elif shape.groups:
+            shown, rest = limit_groups(shape.groups, CONSOLE_DIGEST_PER_DOSSIER, EMAIL_DIGEST_LETTERS)
+            for group in shown:
                 lines.append(f"  {group.label}")
-            for view in group.letters:
-                meta = " · ".join(x for x in (view.reference, view.date) if x)
-                if shape.mode == "single":
-                    lines.append(f"  {meta}")
-                else:
+                for view in group.letters:
+                    meta = " · ".join(x for x in (view.reference, view.date, trim(view.sender, 80)) if x)
                     lines.append(f"  - {view.heading} ({meta})")
-                if view.main_url:
-                    lines.append(f"    {view.main_url}")
+                    if view.summary:
+                        lines.append("    " + trim_words(view.summary, CONSOLE_SUMMARY))
+                    if view.main_url:
+                        lines.append(f"    {view.main_url}")
+                if group.more:
+                    lines.append(f"  … en {group.more} meer" + (f": {group.url}" if group.url else ""))
+            if rest:
+                lines.append(_rest_line(rest, lambda g: g.url or g.label))
         if shape.reasons:
             lines.append("  Waarom: " + "; ".join(shape.reasons))
         return "\n".join(lines)
@@ -490,6 +517,8 @@ class Renderer:
             blocks.append(_section(mrkdwn(shape.text)))
         if shape.mode == "single":
             blocks += _slack_single(shape.groups[0].letters[0])
+        elif shape.mode == "followup":
+            blocks += _slack_followup(shape.groups[0].letters[0], shape.followup)
         elif shape.groups:
             blocks += _slack_digest(shape)
         if shape.reasons:
@@ -501,6 +530,34 @@ class Renderer:
             "unfurl_links": False,
             "unfurl_media": False,
         }
+
+
+def _rest_line(rest: Sequence[GroupView], show: Callable[[GroupView], str]) -> str:
+    """``… en 12 meer in 3 andere dossiers: …`` for the dossiers a digest left out entirely."""
+    n = sum(g.more for g in rest)
+    where = "1 ander dossier" if len(rest) == 1 else f"{len(rest)} andere dossiers"
+    listed = ", ".join(show(g) for g in rest[:DIGEST_REST_DOSSIERS])
+    extra = f", en nog {len(rest) - DIGEST_REST_DOSSIERS}" if len(rest) > DIGEST_REST_DOSSIERS else ""
+    return f"  … en {n} meer in {where}: {listed}{extra}"
+
+
+def _console_letter(view: LetterView, followup: str) -> list[str]:
+    lines = []
+    if followup == "published":
+        lines += [f"  {link.label}: {link.url}" for link in view.publication] or [f"  {view.reference}"]
+        return lines
+    lines.append("  " + " · ".join(x for x in (view.reference, view.date) if x))
+    if view.sender:
+        lines.append(f"  Van: {trim(view.sender, 200)}")
+    if followup == "attachments":
+        for a in view.attachments:
+            lines.append(f"  - {a.title}" + (f": {a.url}" if a.url else ""))
+        return lines
+    if view.summary:
+        lines.append("  " + trim_words(view.summary, CONSOLE_SUMMARY))
+    if view.main_url:
+        lines.append(f"  {view.main_url}")
+    return lines
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -518,6 +575,10 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SLACK_SECTION_MAX], "verbatim": True}}
 
 
+def _context_block(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SLACK_CONTEXT_MAX], "verbatim": True}]}
+
+
 def _fit(lines: Iterable[str], limit: int) -> str:
     """Join lines, dropping whole trailing lines that would not fit (never cutting a link)."""
     out: list[str] = []
@@ -530,8 +591,22 @@ def _fit(lines: Iterable[str], limit: int) -> str:
     return "\n".join(out)
 
 
-def _slack_links(view: LetterView) -> str:
-    return " · ".join(slack_link(link.url, link.label, 700) for link in view.links)
+def _slack_links(links: Iterable[Link]) -> str:
+    return " · ".join(slack_link(link.url, link.label, 700) for link in links)
+
+
+def _slack_attachment(a: AttachmentView, limit: int = 600) -> str:
+    return slack_link(a.url, a.title, limit) if a.url else mrkdwn(a.title, 300)
+
+
+def _slack_signer(s: SignatoryView) -> str:
+    name = f"*{mrkdwn(s.name, 200)}*" if s.name else ""
+    return ", ".join(part for part in (name, mrkdwn(s.office, 300)) if part)
+
+
+def _slack_list(title: str, items: Iterable[str]) -> dict[str, Any] | None:
+    lines = [f"*{title}*", *(f"• {item}" for item in items)]
+    return _section(_fit(lines, SLACK_SECTION_MAX)) if len(lines) > 1 else None
 
 
 def _slack_single(view: LetterView) -> list[dict[str, Any]]:
@@ -540,45 +615,98 @@ def _slack_single(view: LetterView) -> list[dict[str, Any]]:
         reference = slack_link(view.main_url, view.reference, 900)
     lines = [f"*Nummer:* {reference}"]
     for name, value, budget in (
-        ("Dossier", view.dossier, 700),
-        ("Soort", view.kind, 200),
-        ("Datum", view.date, 100),
+        ("Datum", view.date_line, 200),
+        ("Afzender" if len(view.senders) < 2 else "Afzenders", view.sender, 600),
         ("Onderwerp", view.subject, 1000),
-        ("Afzender", "; ".join(view.senders), 600),
+        ("Soort", view.kind, 200),
+        ("Dossier", view.dossier, 700),
     ):
         if value:
             lines.append(f"*{name}:* {mrkdwn(value, budget)}")
     blocks = [_section(_fit(lines, SLACK_SECTION_MAX))]
+    if view.summary:
+        blocks.append(_section("*Samenvatting*\n" + mrkdwn(view.summary, 2000)))
+    for block in (
+        _slack_list("Ondertekend door", map(_slack_signer, view.signers)),
+        _slack_list("Bijlagen", (_slack_attachment(a) for a in view.attachments)),
+    ):
+        if block is not None:
+            blocks.append(block)
     if view.links:
-        blocks.append(_section(_fit([_slack_links(view)], SLACK_SECTION_MAX) or "(links te lang)"))
+        blocks.append(_section(_fit([_slack_links(view.links)], SLACK_SECTION_MAX) or "(links te lang)"))
     return blocks
+
+
+def _slack_followup(view: LetterView, kind: str) -> list[dict[str, Any]]:
+    """Short: what is new (the publication's links, or the bijlagen), which letter, and for a
+    publication the summary (read from it, so possibly not in the first alert)."""
+    about = " · ".join(mrkdwn(x, 400) for x in (view.heading, view.date, view.sender) if x)
+    reference = mrkdwn(view.reference, 200)
+    blocks: list[dict[str, Any]] = []
+    if kind == "published":
+        lines = [
+            f"Nu gepubliceerd als *{mrkdwn(view.citation, 200)}*" if view.citation else "Nu officieel gepubliceerd"
+        ]
+        if view.publication:
+            lines.append(_slack_links(view.publication))
+        blocks.append(_section(_fit(lines, SLACK_SECTION_MAX)))
+    else:
+        title = ("Bijlagen bij " if kind == "attachments" else "Nieuws over ") + reference
+        items = map(_slack_attachment, view.attachments) if kind == "attachments" else iter(())
+        blocks.append(_slack_list(title, items) or _section(f"*{title}*"))
+    blocks.append(_context_block(about or reference))
+    if kind == "published" and view.summary_short:
+        blocks.append(_section(mrkdwn(view.summary_short, 1000)))
+    elif kind != "published" and (view.publication or view.links):
+        blocks.append(_section(_slack_links((view.publication or view.links)[:1])))
+    return blocks
+
+
+def _slack_digest_letter(view: LetterView, limit: int) -> dict[str, Any]:
+    ref = slack_link(view.main_url, view.reference, 500) if view.main_url else mrkdwn(view.reference)
+    meta = " · ".join(mrkdwn(x, 100) for x in (view.kind, view.date) if x)
+    lines = [f"*{ref}*" + (f" · {meta}" if meta else ""), mrkdwn(view.subject or view.heading, 400)]
+    if view.sender:
+        lines.append("Van: " + mrkdwn(view.sender, 300))
+    if view.summary:
+        lines.append(mrkdwn(trim_words(view.summary, SLACK_DIGEST_SUMMARY), 400))
+    if view.signers:  # names only: the offices are in the e-mail and the letter
+        lines.append("Ondertekend: " + mrkdwn("; ".join(x.name or x.office for x in view.signers), 400))
+    if view.attachments:
+        lines.append("Bijlagen: " + " · ".join(_slack_attachment(a, 300) for a in view.attachments[:5]))
+    if len(view.links) > 1:
+        lines.append(" · ".join(slack_link(link.url, link.label, 300) for link in view.links[1:]))
+    return _section(_fit(lines, limit))  # whole trailing lines go first when it is too long
 
 
 def _slack_digest(shape: _Shape) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    shown = 0
-    for group in shape.groups:
-        if shown >= SLACK_DIGEST_LETTERS:
-            break
-        blocks.append(_section("*" + mrkdwn(group.label, 500) + "*"))
-        for view in group.letters[: SLACK_DIGEST_LETTERS - shown]:
-            ref = slack_link(view.main_url, view.reference, 500) if view.main_url else mrkdwn(view.reference)
-            meta = " · ".join(mrkdwn(x, 100) for x in (view.kind, view.date) if x)
-            lines = [f"*{ref}*" + (f" · {meta}" if meta else ""), mrkdwn(view.subject or view.heading, 400)]
-            if len(view.links) > 1:
-                lines.append(" · ".join(slack_link(link.url, link.label, 300) for link in view.links[1:]))
-            blocks.append(_section(_fit(lines, SLACK_DIGEST_SECTION_MAX)))
-            shown += 1
-    if shape.count > shown:
-        blocks.append(_section(f"… en {shape.count - shown} meer"))
+    # Ten letters in all, shared between the dossiers so that one busy dossier cannot hide the rest.
+    per_dossier = max(SLACK_DIGEST_LETTERS // max(len(shape.groups), 1), 3)
+    shown, rest = limit_groups(shape.groups, per_dossier, SLACK_DIGEST_LETTERS)
+    # Fewer letters may take more room each; ten take SLACK_DIGEST_SECTION_MAX each.
+    count = sum(len(g.letters) for g in shown)
+    limit = max(SLACK_DIGEST_SECTION_MAX, min(2 * SLACK_DIGEST_SECTION_MAX, 9000 // max(count, 1)))
+    for group in shown:
+        blocks.append(_section("*" + mrkdwn(group.label, 300) + "*"))
+        blocks += [_slack_digest_letter(view, limit) for view in group.letters]
+        if group.more:
+            where = f" in dossier {mrkdwn(group.key, 40)}" if group.key else ""
+            link = f": {slack_link(group.url, 'alle stukken', 300)}" if group.url else ""
+            blocks.append(_section(f"… en {group.more} meer{where}{link}"))
+    if rest:
+        line = _rest_line(rest, lambda g: slack_link(g.url, g.key, 200) if g.url else mrkdwn(g.label, 200))
+        blocks.append(_section(_fit([line.strip()], SLACK_SECTION_MAX) or f"… en {sum(g.more for g in rest)} meer"))
     return blocks
 
 
 def _slack_fallback(subject: str, shape: _Shape) -> str:
     lines = [subject]
-    if shape.mode == "single":
+    if shape.mode in ("single", "followup"):
         view = shape.groups[0].letters[0]
-        lines.append(" · ".join(x for x in (view.reference, view.date) if x))
+        lines.append(" · ".join(x for x in (view.reference, view.date, view.sender) if x))
+        if shape.mode == "single" and view.summary:
+            lines.append(trim_words(view.summary, SLACK_DIGEST_SUMMARY))
     elif shape.text:
         lines.append(shape.text)
     else:

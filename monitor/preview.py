@@ -1,0 +1,339 @@
+"""``kamermonitor preview``: the messages a watch would have sent for recent letters, sending nothing.
+
+The letters come from the official publications (SRU), published in the last N days,
+and live in memory only: nothing is written to the database and no channel is built,
+so nothing can be sent.  Each letter the watch matches is rendered exactly as each of
+the watch's channels would render it (the same templates, the operator's included),
+one message per letter, as an immediate alert would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from .config import Settings, WatchConfig
+from .context import Context
+from .detect import Matcher
+from .enrich.fetch import enrich_from_publication
+from .enrich.model import EnrichError
+from .http import SourceError
+from .models import Alert, Attachment, Letter, LetterDetails, SruRecord
+from .notify.render import Renderer
+from .observe import from_sru
+from .sources.sru import SruClient, build_query
+
+logger = logging.getLogger(__name__)
+
+MAX_DAYS = 3660  # ten years; MAX_PAGES bounds the work anyway
+MAX_PAGES = 50  # SRU pages read at most (page_size records each)
+_SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewMessage:
+    """One message one channel would get."""
+
+    channel: str  # the channel's name
+    kind: str  # "email" | "slack" | "console"
+    alert: Alert
+    subject: str  # the e-mail subject (the headline, for every kind)
+    text: str  # e-mail text body, Slack fallback text, or console text
+    html: str | None = None  # e-mail only
+    slack: dict[str, Any] | None = None  # Slack only: the webhook payload
+
+
+def days_argument(text: str) -> int:
+    """argparse type for ``--days``: a whole number of days, 1 up to a year."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 1 <= days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"--days must be 1..{MAX_DAYS}, not {days}")
+    return days
+
+
+# --------------------------------------------------------------------------- letters
+
+
+def since_day(ctx: Context, days: int) -> date:
+    return ctx.now().astimezone(ctx.tz).date() - timedelta(days=days)
+
+
+def recent_records(ctx: Context, watch: WatchConfig, since: date) -> list[SruRecord]:
+    """Kamerstuk records for the watch's dossiers (all, for a keyword-only watch) published since ``since``."""
+    cfg = ctx.settings.sru
+    client = SruClient(ctx.fetcher, cfg.base_url, page_size=cfg.page_size)
+    # dt.modified moves on after publication, so it only narrows the query; the
+    # publication date (else the document date) decides.
+    query = build_query(watch.dossiers, since, max_dossier_clauses=cfg.max_dossier_clauses)
+    found: dict[str, SruRecord] = {}
+    for page in client.search(query, max_pages=MAX_PAGES):
+        for rec in page.records:
+            published = rec.available or rec.date
+            if published is not None and published >= since:
+                found.setdefault(rec.identifier, rec)
+    return list(found.values())
+
+
+def _attachments(records: Iterable[SruRecord]) -> dict[str, list[Attachment]]:
+    """Bijlagen by the identifier of their letter, titled and linked as the store does it."""
+    out: dict[str, list[Attachment]] = {}
+    for rec in sorted(records, key=lambda r: r.identifier):
+        if rec.hoofddocument:
+            title = rec.document_title or rec.full_title or "Bijlage"
+            url = rec.preferred_url or rec.html_url or rec.pdf_url
+            out.setdefault(rec.hoofddocument, []).append(Attachment(title, url))
+    return out
+
+
+def _without_reprints(records: Sequence[SruRecord]) -> list[SruRecord]:
+    """A reprint ("herdruk") is the same letter as its original: keep the original when both are there."""
+    originals = {key for rec in records if not rec.is_reprint for key in from_sru(rec).keys}
+    return [r for r in records if not r.is_reprint or not originals & set(from_sru(r).keys)]
+
+
+def _letter(letter_id: int, rec: SruRecord, attachments: Sequence[Attachment]) -> Letter:
+    obs = from_sru(rec)
+    v = obs.values
+    return Letter(
+        id=letter_id,
+        dossiers=obs.dossiers,
+        dossier_title=v["dossier_title"],
+        number=v["number"],
+        kind=v["kind"],
+        date=v["date"],
+        subject=v["subject"],
+        vergaderjaar=v["vergaderjaar"],
+        ob_identifier=v["ob_identifier"],
+        senders=tuple(s for s in (v["senders"] or "").split("\n") if s),
+        ob_html_url=v["ob_html_url"],
+        ob_pdf_url=v["ob_pdf_url"],
+        attachments=tuple(attachments),
+    )
+
+
+def _details(ctx: Context, rec: SruRecord) -> LetterDetails | None:
+    if not rec.html_url:
+        return None
+    try:
+        return enrich_from_publication(ctx.fetcher, rec.html_url)
+    except (SourceError, EnrichError) as exc:
+        logger.warning("preview: %s not read, shown without its details: %s", rec.identifier, exc)
+        return None
+
+
+def matching_letters(ctx: Context, watch: WatchConfig, days: int, *, enrich: bool = True) -> list[tuple[Letter, str]]:
+    """(letter, why) for the letters published in the last ``days`` days that ``watch`` matches, newest first."""
+    records = _without_reprints(recent_records(ctx, watch, since_day(ctx, days)))
+    attachments = _attachments(records)
+    matcher = Matcher([watch])
+    found: list[tuple[SruRecord, str]] = []
+    for rec in records:
+        obs = from_sru(rec)
+        row = {**obs.values, "dossiers": ",".join(str(d) for d in obs.dossiers)}
+        hits = matcher.match(row)
+        if hits:
+            found.append((rec, hits[0][1]))
+    found.sort(key=lambda x: (x[0].date or date.min, x[0].available or date.min, x[0].identifier), reverse=True)
+    out = []
+    for n, (rec, reason) in enumerate(found, start=1):
+        letter = _letter(n, rec, attachments.get(rec.identifier, ()))
+        if enrich and ctx.settings.enrichment.enabled:
+            letter = dataclasses.replace(letter, details=_details(ctx, rec))
+        out.append((letter, reason))
+    return out
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def renderer_for(settings: Settings) -> Renderer:
+    return Renderer(Path(settings.template_dir) if settings.template_dir else None)
+
+
+def render_message(renderer: Renderer, channel: str, kind: str, alert: Alert) -> PreviewMessage:
+    subject = renderer.email_subject(alert)
+    if kind == "email":
+        return PreviewMessage(channel, kind, alert, subject, renderer.email_text(alert), renderer.email_html(alert))
+    if kind == "slack":
+        payload = renderer.slack_payload(alert)
+        return PreviewMessage(channel, kind, alert, subject, str(payload["text"]), slack=payload)
+    return PreviewMessage(channel, kind, alert, subject, renderer.console_text(alert))
+
+
+def alerts_for(ctx: Context, watch: WatchConfig, days: int, *, enrich: bool = True) -> list[Alert]:
+    """One immediate "new" alert per letter the watch matches, newest first."""
+    return [
+        Alert("new", (letter,), (reason,), (watch.name,), created_at=ctx.now())
+        for letter, reason in matching_letters(ctx, watch, days, enrich=enrich)
+    ]
+
+
+def messages_for(settings: Settings, watch: WatchConfig, alerts: Iterable[Alert]) -> list[PreviewMessage]:
+    """Each alert rendered for each of the watch's channels, in the watch's channel order."""
+    renderer = renderer_for(settings)
+    channels = [c for c in (settings.channel(name) for name in watch.channels) if c is not None]
+    return [render_message(renderer, c.name, c.type, alert) for alert in alerts for c in channels]
+
+
+def preview(ctx: Context, watch: WatchConfig, days: int, *, enrich: bool = True) -> list[PreviewMessage]:
+    """Every message the watch's channels would have got for the letters of the last ``days`` days."""
+    return messages_for(ctx.settings, watch, alerts_for(ctx, watch, days, enrich=enrich))
+
+
+# --------------------------------------------------------------------------- output
+
+
+def slack_outline(payload: dict[str, Any], width: int = 160) -> list[str]:
+    """Blocks as short readable lines: ``[section] Nummer: Kamerstuk 26643, nr. 1384 <https://…>``."""
+    lines = []
+    for block in payload.get("blocks", []):
+        kind = str(block.get("type", "?"))
+        texts = [block["text"]["text"]] if "text" in block else [e.get("text", "") for e in block.get("elements", [])]
+        body = [_plain(line) for text in texts for line in str(text).split("\n") if line.strip()] or [""]
+        prefix = f"  [{kind}] "
+        lines.append(_cut(prefix + body[0], width))
+        lines += [_cut(" " * len(prefix) + line, width) for line in body[1:]]
+    return lines
+
+
+def _plain(mrkdwn: str) -> str:
+    text = _SLACK_LINK.sub(lambda m: f"{m[2]} <{m[1]}>", mrkdwn).replace("\u200b", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _html_page(messages: Sequence[PreviewMessage]) -> str:
+    """One e-mail's HTML as is; several in one page, each under a separator naming it."""
+    if len(messages) == 1:
+        return messages[0].html or ""
+    parts = []
+    for i, m in enumerate(messages, start=1):
+        html = m.html or ""
+        body = re.search(r"<body[^>]*>(.*)</body>", html, re.S | re.I)
+        label = _escape(f"Bericht {i} van {len(messages)}: {m.subject}")
+        parts.append(
+            f'<p style="margin:24px 16px 0 16px;font:bold 13px Arial,sans-serif;color:#555;">{label}</p>\n'
+            + (body[1] if body else html)
+        )
+    separator = '\n<hr style="border:0;border-top:3px dashed #999;margin:24px 0;">\n'
+    return (
+        '<!DOCTYPE html>\n<html lang="nl">\n<head>\n<meta charset="utf-8">\n<title>kamermonitor preview</title>\n'
+        '</head>\n<body style="margin:0;padding:0;background:#f3f3f3;">\n'
+        + separator.join(parts)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def print_messages(messages: Sequence[PreviewMessage], out: TextIO) -> None:
+    for i, m in enumerate(messages, start=1):
+        print(f"=== {i}/{len(messages)} · {m.kind} channel {m.channel!r}", file=out)
+        if m.kind == "email":
+            print(f"Subject: {m.subject}\n", file=out)
+            print(m.text.rstrip("\n"), file=out)
+        elif m.kind == "slack":
+            print("Text: " + _plain(m.text).replace("\n", "\n      "), file=out)
+            print("Blocks:", file=out)
+            print("\n".join(slack_outline(m.slack or {})), file=out)
+        else:
+            print(m.text, file=out)
+        print(file=out)
+
+
+def run(
+    settings: Settings,
+    watch_name: str,
+    days: int,
+    *,
+    html: Path | None = None,
+    enrich: bool = True,
+    out: TextIO | None = None,
+) -> int:
+    """The ``preview`` command: 0 when done, 1 for an unknown watch or an unreadable source."""
+    out = out or sys.stdout
+    watch = next((w for w in settings.watches if w.name == watch_name), None)
+    if watch is None:
+        known = ", ".join(w.name for w in settings.watches) or "none"
+        print(f"error: no watch named {watch_name!r} (configured: {known})", file=sys.stderr)
+        return 1
+    # An in-memory database: the preview can never write to (or even create) the real one.
+    ctx = Context.create(dataclasses.replace(settings, database="sqlite://"))
+    try:
+        alerts = alerts_for(ctx, watch, days, enrich=enrich)
+        since = since_day(ctx, days)
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    messages = messages_for(settings, watch, alerts)
+    what = ", ".join(str(d) for d in watch.dossiers) or "every dossier"
+    keywords = f"; keywords {', '.join(watch.keywords)}" if watch.keywords else ""
+    print(f"Preview of watch {watch.name!r} ({what}; kinds {', '.join(watch.kinds)}{keywords}): "
+          f"{len(alerts)} letter(s) published since {since.isoformat()}, {len(messages)} message(s). "
+          "Nothing is sent.", file=out)  # fmt: skip
+    for note in _notes(settings, watch, len(alerts)):
+        print(f"Note: {note}", file=out)
+    print(file=out)
+    print_messages(messages, out)
+    if html is not None:
+        return _write_html(settings, messages, alerts, html, out)
+    return 0
+
+
+def _write_html(
+    settings: Settings, messages: Sequence[PreviewMessage], alerts: Sequence[Alert], path: Path, out: TextIO
+) -> int:
+    """The first e-mail channel's messages (without one: what an e-mail channel would get) as one page."""
+    first = next((m.channel for m in messages if m.kind == "email"), None)
+    emails = [m for m in messages if m.channel == first] or [
+        render_message(renderer_for(settings), "(e-mail)", "email", a) for a in alerts
+    ]
+    if not emails:
+        print(f"no letters, so nothing written to {path}", file=out)
+        return 0
+    try:
+        path.write_text(_html_page(emails), encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"e-mail HTML of {len(emails)} message(s) written to {path}", file=out)
+    return 0
+
+
+def _notes(settings: Settings, watch: WatchConfig, letters: int) -> list[str]:
+    notes = ["letters come from the official publications only: Tweede Kamer links and numbers are not shown"]
+    threshold = settings.delivery.digest_threshold
+    if letters > threshold:
+        notes.append(
+            f"{letters} letters is more than digest_threshold ({threshold}): arriving in one poll they would "
+            "come as one digest per channel; they are shown here one message per letter, as they would come "
+            "one poll at a time"
+        )
+    for name in watch.channels:
+        channel = settings.channel(name)
+        schedule = watch.schedule or (channel.schedule if channel else None)
+        if schedule is not None and schedule.mode != "immediate":
+            notes.append(f"channel {name!r} gets a {schedule.mode} digest: these letters would come bundled")
+        elif schedule is not None and schedule.quiet:
+            notes.append(f"channel {name!r} has quiet hours: alerts in them wait and come bundled")
+    if not any(settings.channel(n) for n in watch.channels):
+        notes.append("the watch has no channels: nothing would be sent")
+    return notes
