@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .config import WatchConfig
-from .models import DossierRef
+from .models import DossierRef, Letter
 from .store import letters as letter_store
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,13 @@ def _blank(now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {f: None for f in letter_store.LETTER_FIELDS}
     row.update(dossiers="", senders="", deleted=False, first_seen=now, updated_at=now)
     return row
+
+
+def letter_from(obs: Observation, letter_id: int, now: datetime) -> Letter:
+    """The letter one observation alone describes, without storing anything (for previews)."""
+    row = {**_blank(now), "id": letter_id}
+    _apply(row, obs)
+    return letter_store.to_model(row)
 
 
 @dataclass(slots=True)

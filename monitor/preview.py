@@ -15,14 +15,14 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from .config import Settings, WatchConfig
 from .context import Context
-from .detect import Matcher
+from .detect import Matcher, letter_from
 from .enrich.fetch import enrich_from_publication
 from .enrich.model import EnrichError
 from .http import SourceError
@@ -103,23 +103,8 @@ def _without_reprints(records: Sequence[SruRecord]) -> list[SruRecord]:
 
 
 def _letter(letter_id: int, rec: SruRecord, attachments: Sequence[Attachment]) -> Letter:
-    obs = from_sru(rec)
-    v = obs.values
-    return Letter(
-        id=letter_id,
-        dossiers=obs.dossiers,
-        dossier_title=v["dossier_title"],
-        number=v["number"],
-        kind=v["kind"],
-        date=v["date"],
-        subject=v["subject"],
-        vergaderjaar=v["vergaderjaar"],
-        ob_identifier=v["ob_identifier"],
-        senders=tuple(s for s in (v["senders"] or "").split("\n") if s),
-        ob_html_url=v["ob_html_url"],
-        ob_pdf_url=v["ob_pdf_url"],
-        attachments=tuple(attachments),
-    )
+    letter = letter_from(from_sru(rec), letter_id, datetime.now(UTC))
+    return replace(letter, attachments=tuple(attachments))
 
 
 def _details(ctx: Context, rec: SruRecord) -> LetterDetails | None:
