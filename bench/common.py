@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from monitor.http import Fetcher, FetchResult
 
@@ -47,6 +48,7 @@ class Section:
     tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)  # (header, rows)
     extra: list[str] = field(default_factory=list)  # preformatted blocks (profiles)
     seconds: float = 0.0  # wall time the measurement took
+    load: str = ""  # load average when it started
 
     def add(
         self,
@@ -149,7 +151,7 @@ class Child:
             stderr=self._err,
             cwd=ROOT,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
         )
 
     def call(self, op: str, **kwargs: Any) -> dict[str, Any]:
@@ -172,10 +174,8 @@ class Child:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
                 self.call("close")
-            except (OSError, RuntimeError, ValueError):
-                pass
         if self.proc.stdin:
             self.proc.stdin.close()
         try:
@@ -196,7 +196,10 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 def sources(
-    syncfeed_url: str | None, sru_url: str | None, syncfeed: dict[str, Any] | None = None, sru: dict[str, Any] | None = None
+    syncfeed_url: str | None,
+    sru_url: str | None,
+    syncfeed: dict[str, Any] | None = None,
+    sru: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``extra`` for ``settings_for`` that sets source keys.
 

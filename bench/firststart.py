@@ -84,7 +84,7 @@ def run(workdir: Path, *, smoke: bool) -> Section:
         n0, b0, s0, sb0 = len(tk.requests), tk.bytes_sent, len(sru.requests), sru.bytes_sent
         h.cycle()
         paths = tk.requests[n0:]
-        cyc = {"requests": len(paths), "server_bytes": tk.bytes_sent - b0, "by": _by_category(paths),
+        cyc: dict[str, Any] = {"requests": len(paths), "server_bytes": tk.bytes_sent - b0, "by": _by_category(paths),
                "sru_requests": len(sru.requests) - s0, "sru_bytes": sru.bytes_sent - sb0}  # fmt: skip
         client = tap.snapshot()
         with h.ctx.engine.connect() as conn:
@@ -93,8 +93,12 @@ def run(workdir: Path, *, smoke: bool) -> Section:
             cursor = ops.get_cursor(conn, "syncfeed:Document")
         h.close()
     sec.add("Feed: skiptoken span", last, "", note=f"tokens 1,000 … {last:,}")
-    sec.add("`find_feed_end(\"Document\")`: found skiptoken", end, "",
-            note="= the last Document's token" if end == last_doc else f"the last Document's token is {last_doc:,}")
+    sec.add(
+        '`find_feed_end("Document")`: found skiptoken',
+        end,
+        "",
+        note="= the last Document's token" if end == last_doc else f"the last Document's token is {last_doc:,}",
+    )
     sec.check("`find_feed_end`: requests (server)", fe["requests"], "", 60)
     sec.check("`find_feed_end`: bytes received (client)", fe["wire"] / MB, "MB", 20, digits=3,
               note=f"server wrote {fe['server_bytes'] / MB:.2f} MB (it writes whole pages; the client stops "

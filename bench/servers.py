@@ -8,10 +8,11 @@ Nagle off on the fakes' request handlers (:func:`no_nagle`).  Nothing else chang
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -23,9 +24,18 @@ from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer
 
 
-def no_nagle() -> None:
-    tk_server._Handler.disable_nagle_algorithm = True
-    sru_server._Handler.disable_nagle_algorithm = True
+@contextlib.contextmanager
+def no_nagle() -> Iterator[None]:
+    """Set ``TCP_NODELAY`` on the SyncFeed and SRU fakes' connections while the block runs."""
+    handlers: tuple[type[BaseHTTPRequestHandler], ...] = (tk_server._Handler, sru_server._Handler)
+    before = [h.disable_nagle_algorithm for h in handlers]
+    for h in handlers:
+        h.disable_nagle_algorithm = True
+    try:
+        yield
+    finally:
+        for handler, value in zip(handlers, before, strict=True):
+            handler.disable_nagle_algorithm = value
 
 
 class TimedList(list[str]):

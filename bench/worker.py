@@ -27,8 +27,7 @@ from sqlalchemy import func, select
 from bench.common import FetchTap, diff, open_fds, peak_rss_mb, rss_mb
 from monitor import srupoll
 from monitor.poll import poll_source, prepare_watches
-from monitor.store import ops
-from monitor.store import schema
+from monitor.store import ops, schema
 from tests.harness import Harness, settings_for
 
 
@@ -36,6 +35,7 @@ class Worker:
     def __init__(self) -> None:
         self.h: Harness | None = None
         self.tap: FetchTap | None = None
+        self.cycles = 0
 
     @property
     def harness(self) -> Harness:
@@ -72,10 +72,12 @@ class Worker:
     def op_cycle(self, msg: dict[str, Any]) -> dict[str, Any]:
         n = int(msg.get("n", 1))
         h = self.harness
+        sru_every = int(msg.get("sru_every", 1))  # > 1: SRU only every Nth cycle, as its longer interval does
 
         def run() -> None:
             for _ in range(n):
-                h.cycle(msg.get("sources"))
+                self.cycles += 1
+                h.cycle(msg.get("sources") if sru_every == 1 or self.cycles % sru_every == 0 else ["syncfeed"])
 
         profiler = _profiler(msg)
         out = self._measure(run)
@@ -115,8 +117,8 @@ class Worker:
 
         def pending() -> int:
             with h.ctx.engine.connect() as conn:
-                dossiers = srupoll.watched_dossiers(h.ctx)
-                return sum(ops.get_cursor(conn, srupoll.backfill_cursor(d)) is None for d in dossiers)
+                done = ops.all_cursors(conn)
+            return sum(srupoll.backfill_cursor(d) not in done for d in srupoll.watched_dossiers(h.ctx))
 
         def run() -> None:
             nonlocal polls
@@ -125,8 +127,16 @@ class Worker:
                 poll_source(h.ctx, "sru")
                 polls += 1
 
-        out = self._measure(run)
-        out["polls"] = polls
+        # "per_poll" batches the warm-up: every pending backfill in one poll (the same queries,
+        # through the same code); the constant is restored before anything is measured.
+        saved = srupoll.BACKFILLS_PER_POLL
+        srupoll.BACKFILLS_PER_POLL = int(msg.get("per_poll") or saved)
+        try:
+            before = pending()
+            out = self._measure(run)
+        finally:
+            srupoll.BACKFILLS_PER_POLL = saved
+        out.update(polls=polls, pending=before, per_poll=saved)
         return out
 
     def op_count(self, msg: dict[str, Any]) -> dict[str, Any]:
