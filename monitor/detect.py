@@ -153,15 +153,13 @@ def record(
     """
     key_map = letter_store.keys_to_letters(conn, (k for o in observations for k in o.keys))
     rows = letter_store.rows_by_id(conn, set(key_map.values()) | set(extra_dossiers or {}))
+    batch = _Batch(conn, key_map, rows, now)
     dirty: set[int] = set()
     out = Recorded({}, set(), [])
     for obs in observations:
-        known = set(rows)
-        letter_id = _resolve(conn, obs, key_map, rows, now)
+        letter_id = batch.resolve(obs)
         if letter_id is None:
             continue
-        if letter_id not in known:
-            out.created.add(letter_id)
         out.letter_ids[obs.ref] = letter_id
         was_published = bool(rows[letter_id].get("ob_html_url"))
         if _apply(rows[letter_id], obs):
@@ -171,50 +169,88 @@ def record(
     for letter_id, refs in (extra_dossiers or {}).items():
         if letter_id in rows and _apply(rows[letter_id], Observation("merge", "", (), dossiers=tuple(refs))):
             dirty.add(letter_id)
-    for letter_id in dirty:
-        row = rows[letter_id]
-        row["updated_at"] = now
-        letter_store.save(conn, letter_id, {k: row[k] for k in (*letter_store.LETTER_FIELDS, "updated_at")})
+    ids = batch.flush()  # provisional ids → real ones; new letters are inserted whole
+    out.letter_ids = {ref: ids.get(i, i) for ref, i in out.letter_ids.items()}
+    out.created = {ids[i] for i in ids}
+    out.published = [ids.get(i, i) for i in out.published]
+    dirty = {ids.get(i, i) for i in dirty} | out.created
+    for letter_id in dirty - out.created:
+        rows[letter_id]["updated_at"] = now
+    letter_store.save_many(conn, [rows[i] for i in dirty - out.created])
     out.changed = dirty
     out.new_matches = _match(conn, [rows[i] for i in dirty], matcher, baselines, now, grace_days, silent)
     return out
 
 
-def _resolve(
-    conn: Connection, obs: Observation, key_map: dict[str, int], rows: dict[int, dict[str, Any]], now: datetime
-) -> int | None:
-    ids = sorted({key_map[k] for k in obs.keys if k in key_map})
-    if not ids:
-        if obs.deleted:
-            return None  # a tombstone for something never seen: nothing to do
-        [letter_id] = letter_store.create(conn, [_blank(now)])
-        rows[letter_id] = {**_blank(now), "id": letter_id}
-    else:
-        letter_id = ids[0]
-        for other in ids[1:]:
-            _merge_rows(conn, letter_id, other, key_map, rows)
-    new_keys = [(k, letter_id) for k in dict.fromkeys(obs.keys) if k not in key_map]
-    letter_store.add_keys(conn, new_keys)
-    key_map.update(dict(new_keys))
-    return letter_id
+class _Batch:
+    """Resolves observations to letters within one transaction, writing in bulk at the end.
 
+    New letters get provisional negative ids until :meth:`flush` inserts them in one
+    statement; their identity keys are inserted in one statement too.
+    """
 
-def _merge_rows(
-    conn: Connection, keep: int, drop: int, key_map: dict[str, int], rows: dict[int, dict[str, Any]]
-) -> None:
-    logger.info("letters %d and %d are the same letter; merging into %d", keep, drop, keep)
-    letter_store.merge(conn, keep, drop)
-    for key, value in list(key_map.items()):
-        if value == drop:
-            key_map[key] = keep
-    dropped = rows.pop(drop, None) or {}
-    kept = rows[keep]
-    for k in letter_store.LETTER_FIELDS:
-        if not kept.get(k) and dropped.get(k):
-            kept[k] = dropped[k]
-    _apply(kept, Observation("merge", "", (), dossiers=tuple(
-        DossierRef.parse(d) for d in (dropped.get("dossiers") or "").split(",") if d
-    )))  # fmt: skip
+    def __init__(
+        self, conn: Connection, key_map: dict[str, int], rows: dict[int, dict[str, Any]], now: datetime
+    ) -> None:
+        self.conn, self.key_map, self.rows, self.now = conn, key_map, rows, now
+        self.new_keys: dict[str, int] = {}
+        self._next = -1
+
+    def resolve(self, obs: Observation) -> int | None:
+        ids = sorted({self.key_map[k] for k in obs.keys if k in self.key_map and self._may_link(k, obs)})
+        if not ids:
+            if obs.deleted:
+                return None  # a tombstone for something never seen: nothing to do
+            letter_id, self._next = self._next, self._next - 1
+            self.rows[letter_id] = {**_blank(self.now), "id": letter_id}
+        else:
+            real = [i for i in ids if i > 0]
+            letter_id = real[0] if real else ids[-1]
+            for other in ids:
+                if other != letter_id:
+                    self._merge(letter_id, other)
+        for key in dict.fromkeys(obs.keys):
+            if key not in self.key_map:
+                self.key_map[key] = self.new_keys[key] = letter_id
+        return letter_id
+
+    def _may_link(self, key: str, obs: Observation) -> bool:
+        """The weak subject key only links across sources, never two different documents of one source."""
+        if not key.startswith("subj:"):
+            return True
+        row = self.rows.get(self.key_map[key], {})
+        own = "tk_guid" if obs.source == "tk" else "ob_identifier"
+        mine = obs.values.get(own)
+        return not row.get(own) or row.get(own) == mine
+
+    def _merge(self, keep: int, drop: int) -> None:
+        logger.info("letters %d and %d are the same letter; merging into %d", keep, drop, keep)
+        if drop > 0:
+            letter_store.merge(self.conn, keep, drop)
+        for table in (self.key_map, self.new_keys):
+            for key, value in list(table.items()):
+                if value == drop:
+                    table[key] = keep
+        dropped = self.rows.pop(drop, None) or {}
+        kept = self.rows[keep]
+        for k in letter_store.LETTER_FIELDS:
+            if not kept.get(k) and dropped.get(k):
+                kept[k] = dropped[k]
+        refs = tuple(DossierRef.parse(d) for d in (dropped.get("dossiers") or "").split(",") if d)
+        _apply(kept, Observation("merge", "", (), dossiers=refs))
+
+    def flush(self) -> dict[int, int]:
+        """Insert new letters and keys; return provisional id → real id."""
+        provisional = sorted((i for i in self.rows if i < 0), reverse=True)
+        real = letter_store.create(self.conn, [{k: v for k, v in self.rows[i].items() if k != "id"} for i in provisional])
+        ids = dict(zip(provisional, real, strict=True))
+        for tmp, lid in ids.items():
+            self.rows[lid] = {**self.rows.pop(tmp), "id": lid}
+        letter_store.add_keys(self.conn, [(k, ids.get(i, i)) for k, i in self.new_keys.items()])
+        for key, value in self.key_map.items():
+            if value < 0:
+                self.key_map[key] = ids[value]
+        return ids
 
 
 def _match(

@@ -61,14 +61,13 @@ def attr(el: etree._Element, name: str) -> str | None:
 
 
 def children(el: etree._Element, name: str) -> Iterator[etree._Element]:
-    """Direct children with the given local name."""
-    for child in el:
-        if local(child) == name:
-            yield child
+    """Direct children with the given local name, in any namespace or none."""
+    # lxml's "{*}" wildcard does the namespace-agnostic match in C: the hot path of parsing.
+    return el.iterchildren(f"{{*}}{name}")
 
 
 def child(el: etree._Element, name: str) -> etree._Element | None:
-    return next(children(el, name), None)
+    return next(el.iterchildren(f"{{*}}{name}"), None)
 
 
 def descendants(el: etree._Element, name: str) -> Iterator[etree._Element]:

@@ -171,14 +171,20 @@ class EmailChannel:
             if smtp is not None:
                 self._close(smtp)
 
+    def _context(self) -> ssl.SSLContext:
+        # Loading the system CA store costs ~70 ms: do it once per channel, and only for TLS.
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
     def _connect(self) -> smtplib.SMTP:
-        context = self._ssl_context or ssl.create_default_context()
         smtp: smtplib.SMTP
         if self.security == "ssl":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
             return smtp
         smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         if self.security == "starttls":
+            context = self._context()
             try:
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from .schema import migrate
 
@@ -28,9 +27,12 @@ def open_engine(url: str) -> Engine:
     """Create the engine for ``url`` and bring its schema up to date."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, poolclass=NullPool)
+            # A small pool: reconnecting per transaction would re-run the pragmas and checkpoint the WAL.
+            pool = {"pool_size": 2, "max_overflow": 4}
+        engine = create_engine(parsed, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; issue it ourselves so that a
         # transaction takes the write lock up front and never deadlocks on upgrade.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from ..models import Attachment, DossierRef, Letter
 from .mirror import _chunks
@@ -51,8 +51,18 @@ def create(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     return [r[0] for r in result]
 
 
-def save(conn: Connection, letter_id: int, values: dict[str, Any]) -> None:
-    conn.execute(update(letters).where(letters.c.id == letter_id).values(**values))
+_SAVED = (*LETTER_FIELDS, "updated_at")
+_SAVE_MANY = (
+    update(letters)
+    .where(letters.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in _SAVED})
+)
+
+
+def save_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write the merged fields of many letters in one executemany."""
+    if rows:
+        conn.execute(_SAVE_MANY, [{"b_id": r["id"], **{f"b_{c}": r[c] for c in _SAVED}} for r in rows])
 
 
 def merge(conn: Connection, keep: int, drop: int) -> None:
