@@ -175,9 +175,10 @@ def _list(ctx: Context, out: TextIO, only: str | None, limit: int) -> int:
         print(f"error: no watch named {only!r}", file=sys.stderr)
         return 1
     with ctx.engine.connect() as conn:
+        recent = letter_store.recent(conn, [w.name for w in watches], limit)
         for w in watches:
             print(f"== {w.name}", file=out)
-            letters = letter_store.recent_for_watch(conn, w.name, limit)
+            letters = recent[w.name]
             if not letters:
                 print("   (no letters on record yet)", file=out)
             for x in letters:

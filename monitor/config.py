@@ -530,6 +530,7 @@ def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig
         r.fail("watch", "must be a non-empty array of tables ([[watch]])")
         return ()
     out: list[WatchConfig] = []
+    names: set[str] = set()
     for i, t in enumerate(raw):
         p = f"watch[{i}]"
         if not isinstance(t, Mapping):
@@ -541,8 +542,9 @@ def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig
         if not t.get("dossiers") and not keywords:
             r.fail(p, "needs dossiers or keywords (or both)")
         name = r.value(t, "name", p, str, "") or (f"dossier-{dossiers[0]}" if dossiers else f"watch-{i}")
-        if any(w.name == name for w in out):
+        if name in names:
             r.fail(f"{p}.name", f"duplicate watch name {name!r}")
+        names.add(name)
         chans = r.strings(t, "channels", p, ("console",))
         for j, c in enumerate(chans):
             if c not in channel_names:

@@ -242,7 +242,9 @@ class _Batch:
     def flush(self) -> dict[int, int]:
         """Insert new letters and keys; return provisional id → real id."""
         provisional = sorted((i for i in self.rows if i < 0), reverse=True)
-        real = letter_store.create(self.conn, [{k: v for k, v in self.rows[i].items() if k != "id"} for i in provisional])
+        real = letter_store.create(
+            self.conn, [{k: v for k, v in self.rows[i].items() if k != "id"} for i in provisional]
+        )
         ids = dict(zip(provisional, real, strict=True))
         for tmp, lid in ids.items():
             self.rows[lid] = {**self.rows.pop(tmp), "id": lid}

@@ -65,12 +65,14 @@ def announce_watches(ctx: Context) -> None:
     """Say once per watch "now watching dossier 26643 (N letters on record)"."""
     sru_on = ctx.settings.sru.enabled
     with ctx.engine.begin() as conn:
+        cursors = ops.all_cursors(conn)  # one read, however many watches
+        pending = [w for w in ctx.settings.watches if cursors.get(f"announced:{w.name}") != w.fingerprint()]
+        if not pending:
+            return
         counts = letter_store.count_matches(conn)
-        for watch in ctx.settings.watches:
+        for watch in pending:
             key = f"announced:{watch.name}"
-            if ops.get_cursor(conn, key) == watch.fingerprint():
-                continue
-            if sru_on and any(ops.get_cursor(conn, srupoll.backfill_cursor(d)) is None for d in watch.dossiers):
+            if sru_on and any(srupoll.backfill_cursor(d) not in cursors for d in watch.dossiers):
                 continue  # wait until the official publications are on record
             what = ", ".join(f"dossier {d}" for d in watch.dossiers)
             if watch.keywords:

@@ -1,8 +1,9 @@
 """``kamermonitor run``: the long-running service, driven by APScheduler 3.x.
 
 One job per source at its interval (with a little jitter) and one job that drains the
-outbox.  Jobs run on a single worker thread, so polls never overlap each other or
-themselves (``max_instances=1``); a missed run after a pause or sleep is run once
+outbox, started at once after every poll.  Polls run on one worker thread, so they never
+overlap each other or themselves (``max_instances=1``); delivery has its own thread, so
+a slow mail server never delays a poll.  A missed run after a pause or sleep is run once
 (``coalesce=True``, no misfire grace limit) instead of being dropped.  SIGTERM and
 Ctrl-C stop the scheduler after the step in progress.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -31,10 +33,15 @@ class Service:
     def __init__(self, ctx: Context, deliverer: Deliverer) -> None:
         self.ctx = ctx
         self.deliverer = deliverer
+        self._lock = threading.Lock()
+        self._delivering = False
+        self._again = False
         self.executor = ThreadPoolExecutor(1)
+        # Sending has its own thread, so a slow mail server never delays the next poll.
+        self.delivery_executor = ThreadPoolExecutor(1)
         self.scheduler = BlockingScheduler(
             timezone=ctx.settings.timezone,
-            executors={"default": self.executor},
+            executors={"default": self.executor, "delivery": self.delivery_executor},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -42,10 +49,27 @@ class Service:
         prepare_watches(self.ctx)
         poll_source(self.ctx, name)
         announce_watches(self.ctx)
-        deliver(self.ctx, self.deliverer)  # the alert goes out right after the poll that saw it
+        # The alert goes out right after the poll that saw it, on the delivery thread: a
+        # drain in progress is asked to go round once more, else one is started now.
+        with self._lock:
+            if self._delivering:
+                self._again = True
+                return
+        self.scheduler.modify_job("deliver", next_run_time=datetime.now(self.ctx.tz))
 
     def _deliver_job(self) -> None:
-        deliver(self.ctx, self.deliverer)
+        with self._lock:
+            self._delivering = True
+        try:
+            while True:
+                deliver(self.ctx, self.deliverer)
+                with self._lock:
+                    if not self._again:
+                        return
+                    self._again = False
+        finally:
+            with self._lock:
+                self._delivering = False
 
     def start(self) -> None:
         """Block until stopped by a signal."""
@@ -64,7 +88,7 @@ class Service:
             )  # fmt: skip
         self.scheduler.add_job(
             self._deliver_job, IntervalTrigger(seconds=self.ctx.settings.delivery.interval_seconds),
-            id="deliver", name="deliver outbox",
+            id="deliver", name="deliver outbox", executor="delivery",
         )  # fmt: skip
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
@@ -79,6 +103,7 @@ class Service:
         # The signal handler only stops the scheduling; the step in progress finishes here,
         # before the database and HTTP client are closed underneath it.
         self.executor.shutdown(wait=True)
+        self.delivery_executor.shutdown(wait=True)
         logger.info("kamermonitor stopped")
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:

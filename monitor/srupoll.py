@@ -56,8 +56,9 @@ def poll(ctx: Context) -> SruPollResult:
     result = SruPollResult()
     dossiers = watched_dossiers(ctx)
     with ctx.engine.begin() as conn:
-        pending = [d for d in dossiers if ops.get_cursor(conn, backfill_cursor(d)) is None]
-        since_text = ops.get_cursor(conn, "sru:since")
+        cursors = ops.all_cursors(conn)
+    pending = [d for d in dossiers if backfill_cursor(d) not in cursors]
+    since_text = cursors.get("sru:since")
     for dossier in pending[:BACKFILLS_PER_POLL]:
         _backfill(ctx, client, dossier, result)
     today = ctx.now().astimezone(ctx.tz).date()
@@ -65,6 +66,10 @@ def poll(ctx: Context) -> SruPollResult:
     since = last - timedelta(days=cfg.overlap_days)
     scoped = 0 < len(dossiers) <= cfg.max_dossier_clauses
     query = build_query(dossiers, since, max_dossier_clauses=cfg.max_dossier_clauses)
+    if not scoped:
+        # Without a dossier clause the window holds every Kamerstuk modified in it: ask for
+        # the service's largest page so an idle poll stays one request.
+        client = SruClient(ctx.fetcher, cfg.base_url, source=SOURCE, page_size=1000)
     wanted = set(dossiers)
     keep_all = any(w.keywords for w in ctx.settings.watches) or not scoped
     _check_liveness(ctx, dossiers)

@@ -52,7 +52,8 @@ def poll(ctx: Context) -> TkPollResult:
     with ctx.engine.begin() as conn:
         count = int(ops.get_cursor(conn, "syncfeed:polls") or 0) + 1
         ops.set_cursor(conn, "syncfeed:polls", str(count), ctx.now())
-    related = count % cfg.related_every == 1 or cfg.related_every == 1
+    # Not on the very first poll: a first start then costs only the Document feed's end search.
+    related = count % cfg.related_every == 0
     categories = (["Kamerstukdossier", "Zaak"] if related else []) + ["Document"]
     for category in categories:
         _poll_category(ctx, client, category, result)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, bindparam, func, select, update
 
 from ..models import Attachment, DossierRef, Letter
 from .mirror import _chunks
-from .schema import letter_keys, letters, matches, outbox, sru_records, tk_documents, watches
+from .schema import letter_keys, letters, matches, sru_records, tk_documents, watches
 
 LETTER_FIELDS = (
     "dossiers", "dossier_title", "number", "kind", "date", "subject", "title", "vergaderjaar",
@@ -52,11 +52,7 @@ def create(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
 
 
 _SAVED = (*LETTER_FIELDS, "updated_at")
-_SAVE_MANY = (
-    update(letters)
-    .where(letters.c.id == bindparam("b_id"))
-    .values({c: bindparam(f"b_{c}") for c in _SAVED})
-)
+_SAVE_MANY = update(letters).where(letters.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in _SAVED})
 
 
 def save_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -257,17 +253,30 @@ def count_matches(conn: Connection) -> dict[str, int]:
     return {w: n for w, n in rows}
 
 
-def recent_for_watch(conn: Connection, watch: str, limit: int) -> list[Letter]:
-    """The watch's letters, newest first (by letter date, then first sighting)."""
-    rows = conn.execute(
-        select(letters)
-        .join(matches, matches.c.letter_id == letters.c.id)
-        .where(matches.c.watch == watch, letters.c.deleted.is_(False))
-        .order_by(letters.c.date.desc().nulls_last(), letters.c.first_seen.desc())
-        .limit(limit)
+def recent(conn: Connection, watch_names: Sequence[str], limit: int) -> dict[str, list[Letter]]:
+    """Each watch's letters, newest first (letter date, then first sighting), in one query."""
+    if not watch_names:
+        return {}
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=matches.c.watch,
+            order_by=(letters.c.date.desc().nulls_last(), letters.c.first_seen.desc(), letters.c.id.desc()),
+        )
+        .label("rank")
     )
-    return [to_model(r) for r in rows]
+    ranked = (
+        select(matches.c.watch.label("watch"), letters, rank)
+        .join(letters, matches.c.letter_id == letters.c.id)
+        .where(matches.c.watch.in_(list(watch_names)), letters.c.deleted.is_(False))
+        .subquery()
+    )
+    rows = conn.execute(select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.watch, ranked.c.rank))
+    out: dict[str, list[Letter]] = {name: [] for name in watch_names}
+    for row in rows:
+        out[row.watch].append(to_model(dict(row._mapping)))
+    return out
 
 
-def outbox_letter_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(outbox)).scalar() or 0)
+def recent_for_watch(conn: Connection, watch: str, limit: int) -> list[Letter]:
+    return recent(conn, [watch], limit)[watch]
