@@ -15,7 +15,6 @@ from typing import Any
 from bench import catchup, firststart, idle, latency, steady, store
 from bench.common import Section
 from bench.report import load, render
-from bench.servers import no_nagle
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     started, load_before = time.perf_counter(), load()
     sections: list[Section] = []
-    with tempfile.TemporaryDirectory(prefix="kamermonitor-bench-") as tmp, no_nagle():
+    with tempfile.TemporaryDirectory(prefix="kamermonitor-bench-") as tmp:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         for group in plan:

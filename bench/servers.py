@@ -8,34 +8,19 @@ Nagle off on the fakes' request handlers (:func:`no_nagle`).  Nothing else chang
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from aiosmtpd.smtp import SMTP as SMTPServerProtocol
 from aiosmtpd.smtp import Envelope, Session
 
-from tests.fakes import smtp_server, sru_server, tk_server
+from tests.fakes import smtp_server
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer
-
-
-@contextlib.contextmanager
-def no_nagle() -> Iterator[None]:
-    """Set ``TCP_NODELAY`` on the SyncFeed and SRU fakes' connections while the block runs."""
-    handlers: tuple[type[BaseHTTPRequestHandler], ...] = (tk_server._Handler, sru_server._Handler)
-    before = [h.disable_nagle_algorithm for h in handlers]
-    for h in handlers:
-        h.disable_nagle_algorithm = True
-    try:
-        yield
-    finally:
-        for handler, value in zip(handlers, before, strict=True):
-            handler.disable_nagle_algorithm = value
 
 
 class TimedList(list[str]):

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from .context import Context
-from .enrich.fetch import enrich_from_publication, enrich_from_tk_file
-from .enrich.model import EnrichError, LetterDetails
+from .enrich.model import EnrichError
 from .http import SourceError
+from .models import LetterDetails
 from .store import letters as letter_store
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ def enrich(ctx: Context, letter_ids: Iterable[int], queued_at: datetime) -> None
 
 
 def _read(ctx: Context, state: letter_store.DetailsState) -> tuple[LetterDetails | None, str | None]:
+    # Imported here: BeautifulSoup and pypdf load only when a letter is actually read.
+    from .enrich.fetch import enrich_from_publication, enrich_from_tk_file
+
     try:
         if state.ob_html_source:
             return enrich_from_publication(ctx.fetcher, state.ob_html_source), None

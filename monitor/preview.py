@@ -23,7 +23,6 @@ from typing import Any, TextIO
 from .config import Settings, WatchConfig
 from .context import Context
 from .detect import Matcher, letter_from
-from .enrich.fetch import enrich_from_publication
 from .enrich.model import EnrichError
 from .http import SourceError
 from .models import Alert, Attachment, Letter, LetterDetails, SruRecord
@@ -110,6 +109,8 @@ def _letter(letter_id: int, rec: SruRecord, attachments: Sequence[Attachment]) -
 def _details(ctx: Context, rec: SruRecord) -> LetterDetails | None:
     if not rec.html_url:
         return None
+    from .enrich.fetch import enrich_from_publication  # loads BeautifulSoup only when used
+
     try:
         return enrich_from_publication(ctx.fetcher, rec.html_url)
     except (SourceError, EnrichError) as exc:

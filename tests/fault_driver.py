@@ -12,15 +12,21 @@ an "accepted, then killed before it was recorded" window — or reports it.
 from __future__ import annotations
 
 import bisect
+import ctypes
 import json
 import os
 import random
 import re
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import zlib
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -71,13 +77,33 @@ class StampedList(list[Any]):
     accepted each message, to be compared with the moments the monitor was killed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, counter: AcceptCounter) -> None:
         super().__init__()
         self.times: list[float] = []
+        self.counter = counter
 
     def append(self, item: Any) -> None:
         self.times.append(time.monotonic())
         super().append(item)
+        self.counter.tick()
+
+
+class AcceptCounter:
+    """Messages accepted by the SMTP and Slack servers together; lets a test wait for the next."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._cond = threading.Condition()
+
+    def tick(self) -> None:
+        with self._cond:
+            self.count += 1
+            self._cond.notify_all()
+
+    def wait_beyond(self, count: int, timeout: float) -> bool:
+        """Wait until more than ``count`` messages were accepted; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.count > count, timeout)
 
 
 # --------------------------------------------------------------------------- letters
@@ -95,6 +121,7 @@ class Letter:
     volgnummer: int
     guid: str
     zaak_guid: str | None = None
+    content: bytes | None = None  # the TK document's file; None: the fake's tiny PDF
     in_tk: bool = False
     in_sru: bool = False
     numbered: bool = False
@@ -127,6 +154,16 @@ class Letter:
             out.add((SLACK, ""))
         return out
 
+    @property
+    def publication_url(self) -> str:
+        """How an alert names the official publication (not the reprint's ``-h1``)."""
+        return f"/kst-{self.dossier}-{self.volgnummer}.html"
+
+    def heading(self) -> str:
+        """The title of this letter's first alert ("Brief regering: Kabinetsbrief ..."); a
+        follow-up about the letter has another title."""
+        return f"{self.kind}: {self.subject}"
+
     def describe(self) -> str:
         where = f"dossier {self.dossier}" if self.dossier else "no dossier"
         return (
@@ -142,12 +179,16 @@ class World:
         self.rng = rng
         self.tmp = tmp
         self.today = today_amsterdam()
-        self.tk = TkFeedServer(first_token=30_000_000, hang_seconds=1.5, endless_limit=8 * 1024 * 1024)
+        # Small pages, so that a poll reads several and a kill or fault can fall between them.
+        self.tk = TkFeedServer(first_token=30_000_000, page_size=4, hang_seconds=1.5, endless_limit=8 * 1024 * 1024)
         self.sru = SruServer(hang_seconds=1.5)
         self.smtp = SmtpServer()
         self.slack = SlackServer(hang_seconds=1.5)
-        self.smtp.messages = StampedList()
-        self.slack.messages = StampedList()
+        # A killed monitor resets its keep-alive connection: expected, so not printed as an error.
+        self.slack._server.handle_error = _quiet_handle_error(self.slack._server.handle_error)  # type: ignore[method-assign]
+        self.accepted = AcceptCounter()
+        self.smtp.messages = StampedList(self.accepted)
+        self.slack.messages = StampedList(self.accepted)
         self.letters: list[Letter] = []
         self.faults: Counter[str] = Counter()
         self._seq = 0
@@ -172,8 +213,9 @@ class World:
     def database(self) -> Path:
         return self.tmp / "kamermonitor.db"
 
-    def write_config(self) -> Path:
-        watches = "".join(_toml_table("watch", w) for w in WATCHES)
+    def write_config(self, extra: str = "") -> Path:
+        """The monitor's TOML configuration, pointing at the four servers; ``extra`` is appended."""
+        watches = "".join(_toml_table("watch", w) for w in WATCHES) + extra
         text = f"""
 [monitor]
 database = "sqlite:///{self.database}"
@@ -189,6 +231,8 @@ base_url = "{self.tk.base_url}"
 
 [sources.sru]
 base_url = "{self.sru.base_url}"
+page_size = 10
+max_pages_per_poll = 30
 
 [delivery]
 max_attempts = 10000
@@ -219,8 +263,11 @@ timeout = 1
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAMERMONITOR_")}
-        for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-            env.pop(var, None)
+        # No internet: the SRU records name publications on repository.overheid.nl, which
+        # enrichment would read; every non-loopback request goes to a closed local port.
+        dead = f"http://127.0.0.1:{closed_port()}"
+        for var in ("http_proxy", "https_proxy", "all_proxy"):
+            env[var] = env[var.upper()] = dead
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         # Byte-compile once for all runs (outside the repository), not in every one of them.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -244,10 +291,8 @@ timeout = 1
         )  # fmt: skip
 
     def new_letter(self, cycle: int) -> Letter:
+        """Publish a random new letter (its first step now, the rest in later cycles)."""
         rng = self.rng
-        self._seq += 1
-        seq = self._seq
-        token = f"FH{seq:05d}"
         roll = rng.random()
         if roll < 0.45:  # a letter in the watched dossier, sometimes also naming the keyword
             dossier, kind, keyword = 26643, "Brief regering", rng.random() < 0.25
@@ -261,20 +306,30 @@ timeout = 1
         else:  # noise: must never be alerted
             dossier, path = 33529, "tk"
             kind, keyword = rng.choice([("Brief regering", False), ("Motie", True)])
+        letter = self.publish(cycle, dossier, kind, keyword, path)
+        due = cycle
+        for action in self._plan(letter):
+            due += rng.randint(1, 4)
+            letter.followups.append((due, action))
+        return letter
+
+    def publish(
+        self, cycle: int, dossier: int | None, kind: str, keyword: bool, path: str, content: bytes | None = None
+    ) -> Letter:
+        """Publish the first step of one letter; ``content`` is its TK file (default: a tiny PDF)."""
+        self._seq += 1
+        seq = self._seq
+        token = f"FH{seq:05d}"
         topic = f"over de {KEYWORD}" if keyword else "over digitale weerbaarheid"
         subject = f"{'Kabinetsbrief' if kind.startswith('Brief') else 'Motie'} {topic} {token}"
         letter = Letter(
             seq, token, dossier, kind, keyword, path, subject,
             volgnummer=(1400 if dossier == 26643 else 700) + seq,
-            guid=f"fa000000-0000-4000-8000-{seq:012d}",
+            guid=f"fa000000-0000-4000-8000-{seq:012d}", content=content,
         )  # fmt: skip
         self.letters.append(letter)
         letter.published_cycle = cycle
         self._first_step(letter)
-        due = cycle
-        for action in self._plan(letter):
-            due += rng.randint(1, 4)
-            letter.followups.append((due, action))
         return letter
 
     def _plan(self, letter: Letter) -> list[str]:
@@ -313,6 +368,7 @@ timeout = 1
             letter.volgnummer if numbered else -1,
             [DOSSIER_GUIDS[letter.dossier]] if numbered and letter.dossier else [],
             [letter.zaak_guid] if letter.zaak_guid else [],
+            **({"content": letter.content} if letter.content is not None else {}),
         )  # fmt: skip
         letter.in_tk, letter.numbered = True, numbered
         if letter.path != "tk-unlinked":
@@ -403,6 +459,47 @@ timeout = 1
         self.slack.clear_faults()
 
 
+def _quiet_handle_error(original: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            original(request, client_address)
+
+    return handle_error
+
+
+def pdf_bomb(pages: int = 20, operations: int = 100_000) -> bytes:
+    """A small, valid PDF that is slow to read: ``pages`` pages share one Flate content stream
+    of ``operations`` text-showing operations (about 15 KB; minutes of text extraction)."""
+    content = b"BT /F1 12 Tf 72 712 Td (Datum 1 mei 2025) Tj ET\n" * operations
+    stream = zlib.compress(content, 9)
+    kids = " ".join(f"{5 + i} 0 R" for i in range(pages)).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R"
+    page += b" /Resources << /Font << /F1 4 0 R >> >> >>"
+    objects += [page] * pages
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (it was free a moment ago)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _toml_table(name: str, values: dict[str, Any]) -> str:
     lines = [f"\n[[{name}]]"] + [f"{key} = {json.dumps(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
@@ -411,13 +508,27 @@ def _toml_table(name: str, values: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- running the monitor
 
 
+@dataclass(frozen=True)
+class Kill:
+    """When to SIGKILL a run: ``after`` seconds from its start, or right after it has had
+    ``on_accept`` messages accepted (plus ``after`` seconds of jitter), whichever is asked."""
+
+    after: float
+    on_accept: int | None = None
+
+    def __str__(self) -> str:
+        if self.on_accept is None:
+            return f"kill at {self.after:.2f} s"
+        return f"kill {self.after * 1000:.0f} ms after acceptance #{self.on_accept}"
+
+
 @dataclass
 class Run:
     index: int
     phase: str  # baseline | chaos | clean | quiet
     start: float
     end: float = 0.0
-    kill_after: float | None = None
+    kill: Kill | None = None
     killed_at: float | None = None  # when SIGKILL was sent (None: ran to its end)
     returncode: int | None = None
     timed_out: bool = False
@@ -432,11 +543,30 @@ class Run:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log else ""
 
 
+def _libc_prctl() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGKILL if the test process dies (PR_SET_PDEATHSIG)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)
+
+
 class Runner:
     """Runs ``python -m monitor --config <toml> poll --once`` and kills it on request."""
 
-    def __init__(self, config: Path, env: dict[str, str], logs: Path, run_timeout: float = 60.0) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str], logs: Path, accepted: AcceptCounter, run_timeout: float = 60.0
+    ) -> None:
         self.config = config
+        self.accepted = accepted
         self.env = env
         self.logs = logs
         self.run_timeout = run_timeout
@@ -446,22 +576,20 @@ class Runner:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "monitor", "--config", str(self.config), *args]
 
-    def poll(self, phase: str, kill_after: float | None = None, armed: list[str] | None = None) -> Run:
-        run = Run(len(self.runs), phase, time.monotonic(), kill_after=kill_after, armed=armed or [])
+    def poll(self, phase: str, kill: Kill | None = None, armed: list[str] | None = None) -> Run:
+        run = Run(len(self.runs), phase, time.monotonic(), kill=kill, armed=armed or [])
         run.log = self.logs / f"run-{run.index:04d}-{phase}.log"
         self.runs.append(run)
+        accepted_before = self.accepted.count
         with open(run.log, "wb") as log:
             proc = subprocess.Popen(
                 self.command("poll", "--once"), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.logs,
+                env=self.env, cwd=self.logs, preexec_fn=_die_with_parent,
             )  # fmt: skip
             try:
-                if kill_after is not None:
-                    try:
-                        proc.wait(timeout=kill_after)
-                    except subprocess.TimeoutExpired:
-                        run.killed_at = time.monotonic()
-                        proc.kill()  # SIGKILL
+                if kill is not None and self._wait_for_kill(proc, kill, accepted_before):
+                    run.killed_at = time.monotonic()
+                    proc.kill()  # SIGKILL
                 proc.wait(timeout=self.run_timeout)
             except subprocess.TimeoutExpired:
                 run.timed_out = True
@@ -471,6 +599,28 @@ class Runner:
                 run.returncode = proc.wait(timeout=30)
                 run.end = time.monotonic()
         return run
+
+    def _wait_for_kill(self, proc: subprocess.Popen[bytes], kill: Kill, accepted_before: int) -> bool:
+        """Wait for the moment to kill; False when the process ended first."""
+        if kill.on_accept is not None:
+            deadline = time.monotonic() + self.run_timeout
+            while not self.accepted.wait_beyond(accepted_before + kill.on_accept - 1, 0.05):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    return False
+        try:
+            proc.wait(timeout=kill.after)
+        except subprocess.TimeoutExpired:
+            return True
+        return False
+
+    def startup_time(self, tries: int = 2) -> float:
+        """How long the interpreter and the monitor's imports take here (``--version``)."""
+        best = float("inf")
+        for _ in range(tries):
+            began = time.monotonic()
+            subprocess.run(self.command("--version"), env=self.env, cwd=self.logs, capture_output=True, timeout=60)
+            best = min(best, time.monotonic() - began)
+        return best
 
     def status(self) -> str:
         proc = subprocess.run(
@@ -513,9 +663,7 @@ def explain_token(database: Path, token: str) -> str:
         parts = [f"letters {letters}"]
         for letter_id, *_ in letters:
             keys = conn.execute("SELECT key FROM letter_keys WHERE letter_id = ?", (letter_id,)).fetchall()
-            matches = conn.execute(
-                "SELECT watch, silent FROM matches WHERE letter_id = ?", (letter_id,)
-            ).fetchall()
+            matches = conn.execute("SELECT watch, silent FROM matches WHERE letter_id = ?", (letter_id,)).fetchall()
             outbox = conn.execute(
                 "SELECT channel, target, status, attempts, last_error FROM outbox WHERE letter_id = ?", (letter_id,)
             ).fetchall()
@@ -528,13 +676,19 @@ def explain_token(database: Path, token: str) -> str:
 
 @dataclass(frozen=True)
 class Acceptance:
-    """One message a server accepted: when, where, and which letters it names."""
+    """One message a server accepted: when, where, which letters it names, and its text."""
 
     at: float
     channel: str
     target: str
+    title: str  # e-mail subject, or the first line of Slack's text
+    text: str  # everything searchable: subject and body, or the whole Slack payload
     tokens: tuple[str, ...]
-    run: int | None  # the run it is attributed to (the last one started before it)
+    run: int | None  # the run it is attributed to (see attribute())
+
+    def kind(self, letter: Letter | None) -> str:
+        """ "new" for the letter's first alert, "followup" for a later message about it."""
+        return "new" if letter is None or letter.heading() in self.title else "followup"
 
 
 @dataclass
@@ -550,6 +704,7 @@ class Report:
     acceptances: list[Acceptance]
     faults: Counter[str]
     lost: list[str] = field(default_factory=list)
+    publication_missed: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
@@ -568,7 +723,12 @@ class Report:
 
     @property
     def deliveries(self) -> int:
-        return sum(len(a.tokens) for a in self.acceptances)
+        return sum(len(a.tokens) for a in self.acceptances) - self.followups
+
+    @property
+    def followups(self) -> int:
+        by_token = {x.token: x for x in self.letters}
+        return sum(1 for a in self.acceptances for t in a.tokens if a.kind(by_token.get(t)) == "followup")
 
     def summary(self) -> str:
         dup = len(self.duplicates)
@@ -578,11 +738,13 @@ class Report:
             why = f"{len(self.unexplained)} NOT in an accept-then-kill window"
         line = (
             f"fault harness: {self.cycles} cycles, {self.kills} kills, {len(self.letters)} letters, "
-            f"{self.deliveries} deliveries, {dup} duplicates ({why}; {self.windows} windows)"
+            f"{self.deliveries} deliveries (+{self.followups} publication follow-ups), "
+            f"{dup} duplicates ({why}; {self.windows} such windows)"
         )
         if self.capped:
             per = self.chaos_seconds / max(self.cycles, 1)
-            line += f" — STOPPED AT THE WALL-CLOCK CAP after {self.cycles}/{self.wanted_cycles} cycles ({per:.2f} s/cycle)"
+            line += f" — stopped at the wall-clock cap after {self.cycles}/{self.wanted_cycles} cycles"
+            line += f" ({per:.2f} s/cycle)"
         return line
 
     def details(self) -> str:
@@ -591,10 +753,12 @@ class Report:
         lines.append(f"elapsed {self.elapsed:.1f} s, randomized phase {self.chaos_seconds:.1f} s")
         lines.append("faults armed: " + ", ".join(f"{k}={v}" for k, v in sorted(self.faults.items())))
         lines.append(f"outbox at the end: {self.outbox}; drained={self.drained}")
-        for title, items in [
-            ("lost", self.lost), ("unexpected", self.unexpected), ("unexplained duplicates", self.unexplained),
+        sections = [
+            ("lost", self.lost), ("publication news lost", self.publication_missed),
+            ("unexpected", self.unexpected), ("unexplained duplicates", self.unexplained),
             ("bad runs", self.bad_runs), ("tracebacks", self.tracebacks), ("new after drain", self.quiet_new),
-        ]:  # fmt: skip
+        ]  # fmt: skip
+        for title, items in sections:
             if items:
                 lines.append(f"{title} ({len(items)}):")
                 lines += [f"  {item}" for item in items[:15]]
@@ -603,48 +767,63 @@ class Report:
         return "\n".join(lines)
 
 
-def email_acceptances(smtp: SmtpServer) -> list[tuple[float, str, str, tuple[str, ...]]]:
+Raw = tuple[float, str, str, str, str]  # (when, channel, target, title, text)
+
+
+def email_acceptances(smtp: SmtpServer) -> list[Raw]:
     messages: StampedList = smtp.messages  # type: ignore[assignment]
-    out = []
     with smtp._lock:
         items = list(zip(messages.times, messages, strict=True))
+    out = []
     for at, msg in items:
         assert isinstance(msg, EmailMessage)
         body = msg.get_body(("plain",))
-        text = str(msg["Subject"]) + "\n" + (body.get_content() if body is not None else "")
-        out.append((at, MAIL, str(msg["To"]), tuple(dict.fromkeys(TOKEN_RE.findall(text)))))
+        subject = str(msg["Subject"])
+        out.append((at, MAIL, str(msg["To"]), subject, subject + "\n" + (body.get_content() if body else "")))
     return out
 
 
-def slack_acceptances(slack: SlackServer) -> list[tuple[float, str, str, tuple[str, ...]]]:
+def slack_acceptances(slack: SlackServer) -> list[Raw]:
     messages: StampedList = slack.messages  # type: ignore[assignment]
     with slack._lock:
         items = list(zip(messages.times, messages, strict=True))
-    return [
-        (at, SLACK, "", tuple(dict.fromkeys(TOKEN_RE.findall(json.dumps(payload, ensure_ascii=False)))))
-        for at, payload in items
-    ]
+    out = []
+    for at, payload in items:
+        title = str(payload.get("text") or "").split("\n", 1)[0]
+        out.append((at, SLACK, "", title, json.dumps(payload, ensure_ascii=False)))
+    return out
 
 
-def attribute(runs: list[Run], raw: list[tuple[float, str, str, tuple[str, ...]]]) -> list[Acceptance]:
-    """Give each acceptance to the run that was the last to start before it."""
+# A run cannot send anything this soon after it starts (the interpreter and the monitor's
+# imports alone take longer), while a killed run's last message may reach the server a
+# moment after the SIGKILL: so an acceptance this close to a start is the previous run's.
+STARTUP_FLOOR = 0.25
+
+
+def attribute(runs: list[Run], raw: list[Raw]) -> list[Acceptance]:
+    """Give each acceptance to the run that sent it: the last one started (well) before it."""
     starts = [r.start for r in runs]
     out = []
-    for at, channel, target, tokens in sorted(raw):
-        i = bisect.bisect_right(starts, at) - 1
-        out.append(Acceptance(at, channel, target, tokens, runs[i].index if i >= 0 else None))
+    for at, channel, target, title, text in sorted(raw):
+        i = bisect.bisect_right(starts, at - STARTUP_FLOOR) - 1
+        tokens = tuple(dict.fromkeys(TOKEN_RE.findall(text)))
+        out.append(Acceptance(at, channel, target, title, text, tokens, runs[i].index if i >= 0 else None))
     return out
 
 
 def analyse(report: Report) -> None:
-    """Fill in lost, unexpected and duplicate deliveries, and explain the duplicates."""
+    """Fill in lost, unexpected and duplicate messages, and explain the duplicates.
+
+    Per letter and recipient the monitor owes one first alert and, when the letter's
+    official publication appeared after that alert went out, one follow-up saying so.
+    """
     by_token = {x.token: x for x in report.letters}
-    copies: dict[tuple[str, str, str], list[Acceptance]] = defaultdict(list)
+    copies: dict[tuple[str, str, str, str], list[Acceptance]] = defaultdict(list)
     for acc in report.acceptances:
         if not acc.tokens:
-            report.unexpected.append(f"a {acc.channel} message to {acc.target or 'the webhook'} names no letter")
+            report.unexpected.append(f"a {acc.channel} message to {acc.target or 'the webhook'}: {acc.title!r}")
         for token in acc.tokens:
-            copies[(token, acc.channel, acc.target)].append(acc)
+            copies[(token, acc.channel, acc.target, acc.kind(by_token.get(token)))].append(acc)
 
     # The last acceptance of each killed run is the one message that may have been accepted
     # and not yet recorded when the process died (deliveries are sent one at a time).
@@ -657,16 +836,31 @@ def analyse(report: Report) -> None:
 
     for letter in report.letters:
         for channel, target in sorted(letter.targets):
-            if not copies.get((letter.token, channel, target)):
-                where = channel + (f" to {target}" if target else "")
+            where = channel + (f" to {target}" if target else "")
+            news = copies.get((letter.token, channel, target, "new"), [])
+            if not news:
                 report.lost.append(f"{where}: {letter.describe()}")
-    for (token, channel, target), accs in sorted(copies.items()):
+                continue
+            followups = copies.get((letter.token, channel, target, "followup"))
+            if letter.in_sru and not followups and not any(letter.publication_url in a.text for a in news):
+                report.publication_missed.append(f"{where}: {letter.describe()}")
+    for (token, channel, target, kind), accs in sorted(copies.items()):
         letter = by_token.get(token)
-        where = channel + (f" to {target}" if target else "")
+        where = f"{channel}{f' to {target}' if target else ''} ({kind})"
         if letter is None or (channel, target) not in letter.targets:
             what = letter.describe() if letter else token
             report.unexpected.append(f"{where}: {len(accs)} message(s) for {what}")
             continue
+        if kind == "followup":
+            news = [a for a in copies.get((token, channel, target, "new"), []) if a.at < accs[0].at]
+            if not letter.in_sru:
+                report.unexpected.append(f"{where}: a follow-up, but no publication: {letter.describe()}")
+            elif not news:
+                report.unexpected.append(f"{where}: a follow-up before the first alert: {letter.describe()}")
+            elif any(letter.publication_url in a.text for a in news):
+                report.unexpected.append(
+                    f"{where}: a follow-up though the first alert named the publication: {letter.describe()}"
+                )
         for acc in accs[:-1]:  # every copy but the last must have gone unrecorded
             runs = f"runs {[a.run for a in accs]}"
             report.duplicates.append(f"{where}: {token} {runs}")
@@ -683,4 +877,3 @@ def analyse(report: Report) -> None:
             report.bad_runs.append(f"run {run.index} ({run.phase}) did not finish within its timeout")
         elif not run.killed and run.returncode != 0:
             report.bad_runs.append(f"run {run.index} ({run.phase}) exited {run.returncode}: {text[-1500:]}")
-

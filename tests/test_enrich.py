@@ -16,18 +16,17 @@ from functools import cache
 import httpx
 import pytest
 
-from monitor.enrich import (
-    EnrichError,
-    LetterDetails,
-    Signatory,
-    enrich_from_publication,
-    enrich_from_tk_file,
+from monitor.enrich.fetch import enrich_from_publication, enrich_from_tk_file
+from monitor.enrich.html import parse_publication_html
+from monitor.enrich.model import EnrichError, LetterDetails, Signatory
+from monitor.enrich.pdftext import (
+    DOCX_MAX_XML_BYTES,
+    DOCX_TYPE,
+    PDF_TYPE,
     extract_pdf_text,
     parse_document,
     parse_letter_text,
-    parse_publication_html,
 )
-from monitor.enrich.pdftext import DOCX_MAX_XML_BYTES, DOCX_TYPE, PDF_TYPE
 from monitor.enrich.text import cut_summary, find_citations, join_lines, office_from_caps, parse_dutch_date
 from monitor.http import Fetcher, HttpSettings, SourceError
 from tests.enrich_fixtures import corrupt_pdf, document_xml, docx, html, letter_pdf, template

@@ -9,23 +9,8 @@ callers attach the details (``LetterDetails.to_json()``) to a letter they alread
 Layouts follow ``shared/reference/letter-anatomy.md`` and ``ob-sru.md`` §5.  Every
 byte is untrusted: parsing failures become :class:`EnrichError`, fetch failures stay
 :class:`~monitor.http.SourceError`.
+
+The modules are imported by what needs them (``monitor.enrich.fetch``, ``.html``,
+``.pdftext``): BeautifulSoup and pypdf are only loaded when a letter is actually read,
+so commands such as ``kamermonitor status`` start quickly.
 """
-
-from __future__ import annotations
-
-from .fetch import enrich_from_publication, enrich_from_tk_file
-from .html import parse_publication_html
-from .model import EnrichError, LetterDetails, Signatory
-from .pdftext import extract_pdf_text, parse_document, parse_letter_text
-
-__all__ = [
-    "EnrichError",
-    "LetterDetails",
-    "Signatory",
-    "enrich_from_publication",
-    "enrich_from_tk_file",
-    "extract_pdf_text",
-    "parse_document",
-    "parse_letter_text",
-    "parse_publication_html",
-]

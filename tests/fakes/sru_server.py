@@ -285,6 +285,9 @@ _CANNED: dict[str, tuple[int, str, bytes, dict[str, str]]] = {
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Answer head and body without waiting for the ACK of the first write (~40 ms on loopback).
+    disable_nagle_algorithm = True
+
     protocol_version = "HTTP/1.1"
     timeout = 30  # idle keep-alive connections end on their own
     server: _Server

@@ -248,6 +248,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Answer head and body without waiting for the ACK of the first write (~40 ms on loopback).
+    disable_nagle_algorithm = True
+
     protocol_version = "HTTP/1.1"
     server: _Server
 
