@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from .detect import Observation, subject_key
 from .models import DossierRef, SruRecord, TkDocument
@@ -15,7 +15,7 @@ def tk_page_url(soort: str | None, document_nummer: str | None, zaak_nummer: str
     """The tweedekamer.nl page of a document (id = Zaak number when known, did = DocumentNummer)."""
     if not document_nummer:
         return None
-    query = urlencode({"id": zaak_nummer or document_nummer, "did": document_nummer})
+    query = f"id={quote(zaak_nummer or document_nummer, safe='')}&did={quote(document_nummer, safe='')}"
     if (soort or "").lower() == "brief regering":
         return f"{TK_SITE}/brieven_regering/detail?{query}"
     return f"{TK_SITE}/detail?{query}"
