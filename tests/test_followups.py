@@ -115,3 +115,27 @@ def test_no_followup_when_the_first_alert_has_not_gone_out_yet(
     h.cycle()
     assert len(smtp.messages) == 1
     h.close()
+
+
+def test_alert_carries_what_the_letter_itself_says_read_from_the_tk_pdf(
+    tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, sqlite_db: str
+) -> None:
+    from tests.enrich_fixtures import letter_pdf
+
+    pdf = letter_pdf("ai_fabriek.txt")
+    h = make(tk, sru, smtp, sqlite_db)
+    h.cycle()
+    tk.add_document(
+        LETTER, "2025D29876", "Brief regering", SUBJECT, ICT, TODAY, "2024-2025", -1, [DOSSIER_26643], content=pdf
+    )
+    h.cycle()
+    [mail] = smtp.messages
+    text = str(mail.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    assert "Minister van Economische Zaken" in text  # sender, from the signature block
+    assert "Met deze brief" in text  # the summary paragraph
+    assert "Karremans" in text  # a signatory
+    with h.ctx.engine.connect() as conn:  # read once per version, and stored
+        from monitor.store import letters
+
+        assert letters.details(conn, [1])
+    h.close()
