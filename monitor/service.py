@@ -15,7 +15,6 @@ import signal
 import threading
 from datetime import datetime
 from types import FrameType
-from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -109,6 +108,3 @@ class Service:
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s, stopping after the current step", signal.Signals(signum).name)
         self.scheduler.shutdown(wait=False)
-
-    def jobs(self) -> list[Any]:
-        return list(self.scheduler.get_jobs())

@@ -185,12 +185,3 @@ def retrying_since(conn: Connection, before: datetime) -> list[tuple[int, str, s
         )
     )
     return [(i, c, e) for i, c, e in rows]
-
-
-def newly_failed(conn: Connection, after_id: int) -> list[tuple[int, str, str | None]]:
-    rows = conn.execute(
-        select(outbox.c.id, outbox.c.channel, outbox.c.last_error)
-        .where(outbox.c.status == "failed", outbox.c.id > after_id)
-        .order_by(outbox.c.id)
-    )
-    return [(i, c, e) for i, c, e in rows]
