@@ -12,12 +12,10 @@ an "accepted, then killed before it was recorded" window — or reports it.
 from __future__ import annotations
 
 import bisect
-import ctypes
 import json
 import os
 import random
 import re
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -35,12 +33,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.fakes.slack_server import SlackServer
-from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.smtp_server import SmtpServer, make_self_signed_cert
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
 from tests.harness import DOSSIER_26643, ICT
 
-REPO = Path(__file__).resolve().parent.parent
 DOSSIER_33529 = "0b5e4b7a-6e7e-4d7f-9c55-33529a000001"
 GAS = "Gaswinning uit het Groningenveld"
 DOSSIER_GUIDS = {26643: DOSSIER_26643, 33529: DOSSIER_33529}
@@ -178,14 +175,16 @@ class World:
     def __init__(self, rng: random.Random, tmp: Path) -> None:
         self.rng = rng
         self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        self._started: list[Any] = []
         self.today = today_amsterdam()
         # Small pages, so that a poll reads several and a kill or fault can fall between them.
         self.tk = TkFeedServer(first_token=30_000_000, page_size=4, hang_seconds=1.5, endless_limit=8 * 1024 * 1024)
         self.sru = SruServer(hang_seconds=1.5)
         self.smtp = SmtpServer()
-        self.slack = SlackServer(hang_seconds=1.5)
+        self.slack = SlackServer(hang_seconds=2.5)  # longer than the channel's timeout (2 s)
         # A killed monitor resets its keep-alive connection: expected, so not printed as an error.
-        self.slack._server.handle_error = _quiet_handle_error(self.slack._server.handle_error)  # type: ignore[method-assign]
+        self.slack._server.handle_error = _quiet_handle_error(self.slack._server.handle_error)  # type: ignore[method-assign,assignment]
         self.accepted = AcceptCounter()
         self.smtp.messages = StampedList(self.accepted)
         self.slack.messages = StampedList(self.accepted)
@@ -194,14 +193,15 @@ class World:
         self._seq = 0
 
     def start(self) -> World:
-        self.tk.start()
-        self.sru.start()
-        self.smtp.start()
-        self.slack.start()
+        for server in (self.tk, self.sru, self.smtp, self.slack):
+            server.start()
+            self._started.append(server)
         return self
 
     def stop(self) -> None:
-        for server in (self.tk, self.sru, self.smtp, self.slack):
+        """Stop the servers that were started (stopping the others could block), once."""
+        while self._started:
+            server = self._started.pop()
             try:
                 server.stop()
             except Exception as exc:  # stop the others anyway
@@ -214,7 +214,12 @@ class World:
         return self.tmp / "kamermonitor.db"
 
     def write_config(self, extra: str = "") -> Path:
-        """The monitor's TOML configuration, pointing at the four servers; ``extra`` is appended."""
+        """The monitor's TOML configuration, pointing at the four servers; ``extra`` is appended.
+
+        The channels' timeouts are well above what a reply takes even on a busy machine: a
+        message accepted but answered after the timeout is sent again, a duplicate outside
+        the accept-then-kill windows this harness accounts for.
+        """
         watches = "".join(_toml_table("watch", w) for w in WATCHES) + extra
         text = f"""
 [monitor]
@@ -249,30 +254,37 @@ port = {self.smtp.port}
 security = "none"
 from = "Kamermonitor <alerts@example.org>"
 to = {json.dumps(list(RECIPIENTS))}
-timeout = 2
+timeout = 5
 
 [[channel]]
 name = "{SLACK}"
 type = "slack"
 webhook_url_env = "{SLACK_ENV}"
-timeout = 1
+timeout = 2
 {watches}"""
         path = self.tmp / "kamermonitor.toml"
         path.write_text(text, encoding="utf-8")
         return path
 
     def env(self) -> dict[str, str]:
+        """The monitor's environment: its Slack secret, no internet, and two speed-ups."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAMERMONITOR_")}
-        # No internet: the SRU records name publications on repository.overheid.nl, which
-        # enrichment would read; every non-loopback request goes to a closed local port.
-        dead = f"http://127.0.0.1:{closed_port()}"
-        for var in ("http_proxy", "https_proxy", "all_proxy"):
-            env[var] = env[var.upper()] = dead
-        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-        # Byte-compile once for all runs (outside the repository), not in every one of them.
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(self.tmp / "pycache")
         env[SLACK_ENV] = self.slack.url_for("goodhook")
+        # No internet: the SRU records name publications on https://repository.overheid.nl,
+        # which enrichment reads; https requests go to a closed local port instead.
+        for var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            env.pop(var, None)
+            env.pop(var.upper(), None)
+        env["HTTPS_PROXY"] = f"http://127.0.0.1:{closed_port()}"
+        env["NO_PROXY"] = "127.0.0.1,localhost"
+        # Nothing here speaks TLS, yet every SSL context loads the CA bundle (~50 ms each,
+        # several per run): a one-certificate bundle makes that free.
+        cert, _ = make_self_signed_cert(self.tmp)
+        env["SSL_CERT_FILE"] = str(cert)
+        env.pop("SSL_CERT_DIR", None)
+        # Byte-compile once for all runs and monitors (outside the repository), not in every run.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(self.tmp.parent / "pycache")
         return env
 
     # ------------------------------------------------------------------ publishing
@@ -294,6 +306,7 @@ timeout = 1
         """Publish a random new letter (its first step now, the rest in later cycles)."""
         rng = self.rng
         roll = rng.random()
+        dossier: int | None
         if roll < 0.45:  # a letter in the watched dossier, sometimes also naming the keyword
             dossier, kind, keyword = 26643, "Brief regering", rng.random() < 0.25
             path = rng.choices(["tk", "tk-unlinked", "sru-first"], [4, 3, 3])[0]
@@ -363,12 +376,13 @@ timeout = 1
     def _add_tk(self, letter: Letter, *, linked: bool) -> None:
         numbered = linked and letter.dossier is not None
         titel = DOSSIER_TITLES.get(letter.dossier or 0, "Economische zaken")
+        file: dict[str, Any] = {} if letter.content is None else {"content": letter.content}
         self.tk.add_document(
             letter.guid, f"2025D{40000 + letter.seq}", letter.kind, letter.subject, titel, self.today, "2024-2025",
             letter.volgnummer if numbered else -1,
             [DOSSIER_GUIDS[letter.dossier]] if numbered and letter.dossier else [],
             [letter.zaak_guid] if letter.zaak_guid else [],
-            **({"content": letter.content} if letter.content is not None else {}),
+            **file,
         )  # fmt: skip
         letter.in_tk, letter.numbered = True, numbered
         if letter.path != "tk-unlinked":
@@ -435,8 +449,8 @@ timeout = 1
             reply, stage, n = rng.choice(SMTP_REPLIES), rng.choice(["RCPT", "DATA"]), rng.randint(1, 3)
             self.smtp.fail_next(n, reply, stage=stage)  # type: ignore[arg-type]
             armed.append(f"smtp:{reply[:3]}@{stage}x{n}")
-        if rng.random() < 0.3:
-            n = rng.randint(1, 2)
+        if rng.random() < 0.2:  # each failed Slack send costs a second of the monitor's pacing
+            n = rng.choice([1, 1, 2])
             mode = rng.choice(["429", "500", "hang", "drop"])
             if mode == "429":
                 self.slack.rate_limit_next(n, retry_after=rng.choice(["0.3", "1"]))
@@ -543,20 +557,16 @@ class Run:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log else ""
 
 
-def _libc_prctl() -> Any:
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # not Linux
-        return None
-
-
-_PRCTL = _libc_prctl()
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL if the test process dies (PR_SET_PDEATHSIG)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGKILL)
+# Starts the monitor so that it dies with the test process even if that is killed hard
+# (Linux: PR_SET_PDEATHSIG survives the exec), without preexec_fn, which is unsafe with threads.
+_EXEC_MONITOR = (
+    "import ctypes, os, signal, sys\n"
+    "try:\n"
+    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+    "except (OSError, AttributeError):\n"
+    "    pass\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'monitor', *sys.argv[1:]])\n"
+)
 
 
 class Runner:
@@ -582,10 +592,10 @@ class Runner:
         self.runs.append(run)
         accepted_before = self.accepted.count
         with open(run.log, "wb") as log:
+            command = [sys.executable, "-c", _EXEC_MONITOR, *self.command("poll", "--once")[3:]]
             proc = subprocess.Popen(
-                self.command("poll", "--once"), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self.env, cwd=self.logs, preexec_fn=_die_with_parent,
-            )  # fmt: skip
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.logs
+            )
             try:
                 if kill is not None and self._wait_for_kill(proc, kill, accepted_before):
                     run.killed_at = time.monotonic()
@@ -693,6 +703,7 @@ class Acceptance:
 
 @dataclass
 class Report:
+    stream: int
     seed: int
     cycles: int
     wanted_cycles: int
@@ -749,7 +760,10 @@ class Report:
 
     def details(self) -> str:
         """Everything needed to understand a failure, with the seed to reproduce it."""
-        lines = [self.summary(), f"seed {self.seed} (rerun with KAMERMONITOR_FAULT_SEED={self.seed})"]
+        lines = [
+            f"monitor #{self.stream}: " + self.summary(),
+            f"seed {self.seed} (rerun with KAMERMONITOR_FAULT_SEED={self.seed})",
+        ]
         lines.append(f"elapsed {self.elapsed:.1f} s, randomized phase {self.chaos_seconds:.1f} s")
         lines.append("faults armed: " + ", ".join(f"{k}={v}" for k, v in sorted(self.faults.items())))
         lines.append(f"outbox at the end: {self.outbox}; drained={self.drained}")
@@ -845,28 +859,32 @@ def analyse(report: Report) -> None:
             if letter.in_sru and not followups and not any(letter.publication_url in a.text for a in news):
                 report.publication_missed.append(f"{where}: {letter.describe()}")
     for (token, channel, target, kind), accs in sorted(copies.items()):
-        letter = by_token.get(token)
+        about = by_token.get(token)
         where = f"{channel}{f' to {target}' if target else ''} ({kind})"
-        if letter is None or (channel, target) not in letter.targets:
-            what = letter.describe() if letter else token
+        if about is None or (channel, target) not in about.targets:
+            what = about.describe() if about else token
             report.unexpected.append(f"{where}: {len(accs)} message(s) for {what}")
             continue
         if kind == "followup":
             news = [a for a in copies.get((token, channel, target, "new"), []) if a.at < accs[0].at]
-            if not letter.in_sru:
-                report.unexpected.append(f"{where}: a follow-up, but no publication: {letter.describe()}")
+            if not about.in_sru:
+                report.unexpected.append(f"{where}: a follow-up, but no publication: {about.describe()}")
             elif not news:
-                report.unexpected.append(f"{where}: a follow-up before the first alert: {letter.describe()}")
-            elif any(letter.publication_url in a.text for a in news):
+                report.unexpected.append(f"{where}: a follow-up before the first alert: {about.describe()}")
+            elif any(about.publication_url in a.text for a in news):
                 report.unexpected.append(
-                    f"{where}: a follow-up though the first alert named the publication: {letter.describe()}"
+                    f"{where}: a follow-up though the first alert named the publication: {about.describe()}"
                 )
         for acc in accs[:-1]:  # every copy but the last must have gone unrecorded
             runs = f"runs {[a.run for a in accs]}"
             report.duplicates.append(f"{where}: {token} {runs}")
             if acc.run not in killed or last_of_run.get(acc.run) is not acc:
                 why = "run not killed" if acc.run not in killed else "not the last message of its killed run"
-                report.unexplained.append(f"{where}: {letter.describe()}; {runs}; copy in run {acc.run}: {why}")
+                report.unexplained.append(f"{where}: {about.describe()}; {runs}; copy in run {acc.run}: {why}")
+
+    if report.database is not None and report.database.exists():  # what the monitor recorded, to start from
+        for items in (report.lost, report.publication_missed, report.unexplained):
+            items[:] = [_with_records(report.database, item) for item in items]
 
     for run in report.runs:
         text = run.output()
@@ -877,3 +895,169 @@ def analyse(report: Report) -> None:
             report.bad_runs.append(f"run {run.index} ({run.phase}) did not finish within its timeout")
         elif not run.killed and run.returncode != 0:
             report.bad_runs.append(f"run {run.index} ({run.phase}) exited {run.returncode}: {text[-1500:]}")
+
+
+def _with_records(database: Path, item: str) -> str:
+    token = TOKEN_RE.search(item)
+    return f"{item}\n    recorded: {explain_token(database, token[0])}" if token else item
+
+
+# --------------------------------------------------------------------------- the randomized run
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How hard to hit the monitor; the numbers are explained in tests/test_fault_harness.py."""
+
+    cycles: int
+    cap_seconds: float
+    kill_fraction: float = 0.5
+    on_accept_share: float = 0.35
+    max_kill_delay: float = 1.5
+    first_start_kills: int = 2
+    drain_seconds: float = 90.0
+    letter_weights: tuple[int, int, int] = (50, 38, 12)  # 0, 1 or 2 new letters a cycle
+
+
+class Stream:
+    """One monitor under fire, with its own servers, database and random sequence."""
+
+    SOURCES = ("syncfeed", "sru")
+
+    def __init__(self, index: int, seed: int, tmp: Path) -> None:
+        self.index = index
+        self.seed = seed
+        self.rng = random.Random(f"{seed}/{index}")
+        self.world = World(self.rng, tmp)
+        self.startup = 1.0
+
+    def _messages(self) -> int:
+        return len(self.world.smtp.messages) + len(self.world.slack.messages)
+
+    def kill(self, plan: Plan) -> Kill | None:
+        """No kill, a kill at a random moment of the run, or one right after a channel
+        accepted a message (the window in which the monitor has not yet recorded the send)."""
+        rng = self.rng
+        if rng.random() >= plan.kill_fraction:
+            return None
+        if rng.random() < plan.on_accept_share:
+            return Kill(rng.choice([0.0, rng.uniform(0, 0.01)]), on_accept=rng.choice([1, 1, 1, 2, 3]))
+        # The interpreter and the monitor's imports take `startup`; a kill in its first 3/4 hits nothing.
+        return Kill(0.75 * self.startup + rng.uniform(0, plan.max_kill_delay))
+
+    def drive(self, plan: Plan, cycles: int) -> Report:
+        """Prepare, hit the monitor for ``cycles`` cycles (or ``plan.cap_seconds``), drain, analyse."""
+        started = time.monotonic()
+        world, rng = self.world, self.rng
+        world.start()
+        world.seed_history()
+        runner = Runner(world.write_config(), world.env(), world.tmp / "runs", world.accepted)
+        self.startup = runner.startup_time()  # (also byte-compiles everything, once)
+        # A first start killed early (creating the database, finding the feed's end, the
+        # backfill) must not keep the next one from working; then one clean cycle, which
+        # records what exists and alerts nothing.
+        for _ in range(plan.first_start_kills):
+            runner.poll("first-start", Kill(0.75 * self.startup + rng.uniform(0, 1.0)))
+        first = runner.poll("baseline")
+        if first.returncode != 0 or TRACEBACK in first.output() or self._messages():
+            raise AssertionError(
+                f"seed {self.seed}, monitor #{self.index}: the first fault-free poll failed "
+                f"(exit {first.returncode}, {self._messages()} messages):\n{first.output()}"
+            )
+
+        chaos_started = time.monotonic()
+        deadline = chaos_started + plan.cap_seconds
+        done = 0
+        for cycle in range(cycles):
+            if time.monotonic() >= deadline:
+                break
+            world.apply_followups(cycle)
+            for _ in range(rng.choices([0, 1, 2], plan.letter_weights)[0]):
+                world.new_letter(cycle)
+            armed = world.arm_faults()
+            runner.poll("chaos", self.kill(plan), armed)
+            done += 1
+        chaos_seconds = time.monotonic() - chaos_started
+
+        # Lift every fault, finish every publication, and let clean cycles catch up.
+        world.disarm()
+        world.apply_followups()
+        drained = self._drain(plan, runner)
+        runner.poll("quiet")  # once more: nothing may be sent again
+        raw = email_acceptances(world.smtp) + slack_acceptances(world.slack)
+        report = Report(
+            stream=self.index, seed=self.seed, cycles=done, wanted_cycles=cycles, capped=done < cycles,
+            elapsed=time.monotonic() - started, chaos_seconds=chaos_seconds, runs=runner.runs,
+            letters=world.letters, acceptances=attribute(runner.runs, raw), faults=world.faults,
+            outbox=outbox_counts(world.database), status_text=runner.status(), drained=drained,
+            database=world.database,
+        )  # fmt: skip
+        quiet = runner.runs[-1].index
+        report.quiet_new = [f"{a.channel} {a.target} {a.tokens}" for a in report.acceptances if a.run == quiet]
+        analyse(report)
+        return report
+
+    def _drain(self, plan: Plan, runner: Runner) -> bool:
+        """Clean cycles until both sources were polled successfully and the outbox is empty."""
+        polled: set[str] = set()
+        database = self.world.database
+        deadline = time.monotonic() + plan.drain_seconds
+        while time.monotonic() < deadline:
+            before = source_health(database)
+            runner.poll("clean")
+            after = source_health(database)
+            for source in self.SOURCES:
+                success, failures = after.get(source, (None, 1))
+                if failures == 0 and success is not None and success != before.get(source, (None, 0))[0]:
+                    polled.add(source)
+            counts = outbox_counts(database)
+            if polled == set(self.SOURCES) and not any(counts.get(k) for k in ("pending", "retrying", "sending")):
+                return True
+            time.sleep(0.3)  # e.g. a Retry-After still running
+        return False
+
+
+def run_streams(plan: Plan, seed: int, streams: int, tmp: Path) -> list[Report]:
+    """``streams`` independent monitors at once (one per core), sharing ``plan.cycles``."""
+    shares = [plan.cycles // streams + (1 if i < plan.cycles % streams else 0) for i in range(streams)]
+    workers = [Stream(i, seed, tmp / f"monitor{i}") for i in range(streams)]
+    reports: list[Report | None] = [None] * streams
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            reports[i] = workers[i].drive(plan, shares[i])
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"fault-stream-{i}", daemon=True) for i in range(streams)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for worker in workers:
+            worker.world.stop()
+    if errors:
+        raise errors[0]
+    return [r for r in reports if r is not None]
+
+
+def summary(reports: list[Report]) -> str:
+    """The one line the harness prints: totals over all monitors."""
+    cycles = sum(r.cycles for r in reports)
+    dups, unexplained = sum(len(r.duplicates) for r in reports), sum(len(r.unexplained) for r in reports)
+    why = "all in accept-then-kill windows" if not unexplained else f"{unexplained} NOT in an accept-then-kill window"
+    kills = sum(r.kills for r in reports)
+    on_accept = sum(1 for r in reports for run in r.runs if run.killed and run.kill and run.kill.on_accept)
+    line = (
+        f"fault harness: {cycles} cycles, {kills} kills ({on_accept} right after an acceptance), "
+        f"{sum(len(r.letters) for r in reports)} letters, {sum(r.deliveries for r in reports)} deliveries "
+        f"(+{sum(r.followups for r in reports)} publication follow-ups), {dups} duplicates "
+        f"({why}; {sum(r.windows for r in reports)} such windows)"
+    )
+    wanted = sum(r.wanted_cycles for r in reports)
+    if cycles < wanted:
+        line += f" — stopped at the wall-clock cap after {cycles} of {wanted} cycles"
+    return line
