@@ -147,9 +147,7 @@ def test_retry_after_from_a_source_is_honoured(tk: TkFeedServer, sru: SruServer,
     assert len(tk.requests) == before + 1
 
 
-def test_stale_syncfeed_is_announced_once_during_working_hours(
-    tk: TkFeedServer, sru: SruServer, database: str
-) -> None:
+def test_stale_syncfeed_is_announced_once_during_working_hours(tk: TkFeedServer, sru: SruServer, database: str) -> None:
     clock = Clock(datetime(2025, 6, 23, 6, 0, tzinfo=UTC))  # Monday 08:00 in Amsterdam
     h = make(tk, sru, database, clock)
     h.cycle()
