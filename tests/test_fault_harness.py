@@ -148,11 +148,6 @@ ENRICH_TIMEOUT = 3
 HOSTILE_RUN_SECONDS = 12  # start-up, one poll, ENRICH_TIMEOUT and the sends fit well inside
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="monitor/enrichment.py enrich(): the deadline is only checked before a letter is read; "
-    "extracting a small hostile PDF (monitor/enrich/pdftext.py) takes minutes and holds every alert back",
-)
 def test_a_hostile_letter_file_does_not_hold_its_alert_back(tmp_path: Path) -> None:
     """A 17 KB PDF whose 20 pages share one stream of 100,000 text operations: valid, tiny,
     and minutes of layout text extraction.  The alert must still go out on time."""
