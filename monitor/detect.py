@@ -70,17 +70,17 @@ class Matcher:
                 self.by_dossier.setdefault(d, []).append(w)
         self.keyword_watches = [(w, [k.lower() for k in w.keywords]) for w in self.watches if w.keywords]
 
-    def match(self, row: dict[str, Any], only: WatchConfig | None = None) -> list[tuple[WatchConfig, str]]:
+    def match(self, row: dict[str, Any]) -> list[tuple[WatchConfig, str]]:
         dossiers = [DossierRef.parse(d) for d in (row.get("dossiers") or "").split(",") if d]
         found: dict[str, tuple[WatchConfig, str]] = {}
         for d in dossiers:
             for w in self.by_dossier.get(d, ()):
-                if w.name not in found and (only is None or w is only) and w.kind_matches(row.get("kind")):
+                if w.name not in found and w.kind_matches(row.get("kind")):
                     found[w.name] = (w, f"u volgt dossier {d}")
         if self.keyword_watches:
             text = " ".join(str(row.get(k) or "") for k in ("subject", "title", "dossier_title")).lower()
             for w, words in self.keyword_watches:
-                if w.name in found or (only is not None and w is not only) or not w.kind_matches(row.get("kind")):
+                if w.name in found or not w.kind_matches(row.get("kind")):
                     continue
                 hit = next((k for k in words if k in text), None)
                 if hit:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.config import Settings, parse
@@ -55,6 +55,19 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             _merge(into[key], value)
         else:
             into[key] = value
+
+
+class Clock:
+    """A settable clock for Context(now=...): digests, quiet hours and staleness without sleeping."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
 
 
 class Harness:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,20 +11,9 @@ import pytest
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
-from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
+from tests.harness import DOSSIER_26643, ICT, Clock, Harness, settings_for
 
 MONDAY_10H = datetime(2025, 6, 23, 8, 0, tzinfo=UTC)  # 10:00 in Amsterdam
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 @pytest.fixture

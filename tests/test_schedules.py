@@ -13,21 +13,13 @@ from monitor.schedule import Schedule, release
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
-from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
+from tests.harness import DOSSIER_26643, ICT, Clock, Harness, settings_for
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
 
 def local(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
     return datetime(y, mo, d, h, mi, tzinfo=AMS).astimezone(UTC)
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

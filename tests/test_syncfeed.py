@@ -284,12 +284,6 @@ def test_entity_bomb_is_rejected() -> None:
 # --- client against the fake server ---------------------------------------------------
 
 
-@pytest.fixture
-def tk() -> Iterator[TkFeedServer]:
-    with TkFeedServer(first_token=30_000_000, hang_seconds=3.0) as server:
-        yield server
-
-
 def make_fetcher(max_bytes: int = 5 * MB) -> Fetcher:
     settings = HttpSettings(connect_timeout=1, read_timeout=1, pause_seconds=0, max_bytes=max_bytes)
     return Fetcher(make_client(settings), settings)
