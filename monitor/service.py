@@ -17,6 +17,7 @@ from datetime import datetime
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -54,7 +55,12 @@ class Service:
             if self._delivering:
                 self._again = True
                 return
-        self.scheduler.modify_job("deliver", next_run_time=datetime.now(self.ctx.tz))
+        try:
+            self.scheduler.modify_job("deliver", next_run_time=datetime.now(self.ctx.tz))
+        except JobLookupError:
+            # SIGTERM shut the scheduler down (removing its jobs) while this poll ran; what
+            # the poll queued is in the outbox and goes out on the next start.
+            logger.info("stopping: deliveries queued by the last poll go out on the next start")
 
     def _deliver_job(self) -> None:
         with self._lock:
