@@ -79,11 +79,10 @@ class Worker:
                 self.cycles += 1
                 h.cycle(msg.get("sources") if sru_every == 1 or self.cycles % sru_every == 0 else ["syncfeed"])
 
-        profiler = _profiler(msg)
+        profiler = _Profile.start(msg)
         out = self._measure(run)
         if profiler is not None:
-            profiler.stop()
-            out["profile"] = profiler.output_text(unicode=True, color=False, show_all=bool(msg.get("show_all")))
+            out["profile"] = profiler.stop()
         if msg.get("gc"):
             gc.collect()
         out.update(rss_mb=rss_mb(), fds=open_fds(), peak_rss_mb=peak_rss_mb())
@@ -95,7 +94,7 @@ class Worker:
         prepare_watches(h.ctx)
         gc.collect()
         rss_before = rss_mb()
-        profiler = _profiler(msg)
+        profiler = _Profile.start(msg)
         if msg.get("tracemalloc"):
             tracemalloc.start()
         ok: list[bool] = []
@@ -105,8 +104,7 @@ class Worker:
             tracemalloc.stop()
             out["tracemalloc_peak_mb"] = peak / (1024 * 1024)
         if profiler is not None:
-            profiler.stop()
-            out["profile"] = profiler.output_text(unicode=True, color=False, show_all=bool(msg.get("show_all")))
+            out["profile"] = profiler.stop()
         out.update(ok=ok[0], rss_before_mb=rss_before, rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb())
         return out
 
@@ -153,15 +151,47 @@ class Worker:
         return {"closed": datetime.now(UTC).isoformat()}
 
 
-def _profiler(msg: dict[str, Any]) -> Any:
-    """A started pyinstrument profiler when the command asks for one."""
-    if not msg.get("profile"):
-        return None
-    from pyinstrument import Profiler
+class _Profile:
+    """A profiler the command asked for: ``profile`` = true (pyinstrument's call tree) or "cprofile".
 
-    profiler = Profiler(interval=0.001)
-    profiler.start()
-    return profiler
+    cProfile's table of own time per function complements pyinstrument's tree: it shows
+    what is spent inside SQLAlchemy and lxml, which the tree folds away.
+    """
+
+    def __init__(self, kind: str, show_all: bool) -> None:
+        self.kind, self.show_all = kind, show_all
+        self.impl: Any
+        if kind == "cprofile":
+            import cProfile
+
+            self.impl = cProfile.Profile()
+            self.impl.enable()
+        else:
+            from pyinstrument import Profiler
+
+            self.impl = Profiler(interval=0.001)
+            self.impl.start()
+
+    @classmethod
+    def start(cls, msg: dict[str, Any]) -> _Profile | None:
+        kind = msg.get("profile")
+        if not kind:
+            return None
+        return cls("cprofile" if kind == "cprofile" else "pyinstrument", bool(msg.get("show_all")))
+
+    def stop(self) -> str:
+        if self.kind == "cprofile":
+            import io
+            import pstats
+
+            self.impl.disable()
+            buf = io.StringIO()
+            stats = pstats.Stats(self.impl, stream=buf)
+            stats.sort_stats("tottime").print_stats(60)
+            stats.sort_stats("cumulative").print_stats("monitor", 60)
+            return buf.getvalue()
+        self.impl.stop()
+        return str(self.impl.output_text(unicode=True, color=False, show_all=self.show_all))
 
 
 def main() -> int:

@@ -7,26 +7,27 @@ Exit codes: 0 success, 1 an operation failed (e.g. a test alert was refused),
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .config import ConfigError, Settings, channel_problems, default_config_path, load
-from .context import Context
-from .deliver import Deliverer
-from .models import Alert
-from .notify.base import Channel, DeliveryError
-from .notify.registry import build_channels
-from .poll import run_cycle
-from .preview import days_argument
-from .preview import run as preview_run
-from .store import letters as letter_store
-from .store import ops
-from .store import outbox as outbox_store
-from .store.schema import SchemaTooNew
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from .context import Context
+    from .notify.base import Channel
+
+# Commands that only read the store (or re-queue rows in it) open it without a Context:
+# they import neither the HTTP client, nor the matcher, nor the templates, nor the
+# scheduler, so that they answer quickly.  Every other import waits for its command.
+STORE_COMMANDS = ("list", "status", "retry-failed")
 
 logger = logging.getLogger("monitor")
 
@@ -58,10 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     rf.add_argument("--channel", help="only this channel")
     pv = sub.add_parser("preview", help="show the messages a watch would have sent for recent letters; sends nothing")
     pv.add_argument("--watch", required=True, help="the watch's name")
-    pv.add_argument("--days", type=days_argument, default=30, help="letters published in the last N days (30)")
+    pv.add_argument("--days", type=_days, default=30, help="letters published in the last N days (30)")
     pv.add_argument("--html", type=Path, metavar="FILE", help="also write the e-mail HTML to FILE")
     pv.add_argument("--no-enrich", action="store_true", help="do not read the publications (sender, summary, ...)")
     return p
+
+
+def _days(text: str) -> int:
+    from .preview import days_argument
+
+    return days_argument(text)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -77,7 +84,31 @@ def _setup_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
-    out = stdout or sys.stdout
+    command = args.command or "run"
+    if command in STORE_COMMANDS or command == "check-config":
+        with _gc_paused():
+            return _main(args, command, stdout or sys.stdout)
+    return _main(args, command, stdout or sys.stdout)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a short command.
+
+    Importing SQLAlchemy and reading thousands of rows allocate enough objects to trigger
+    collections that sweep every object alive (30-60 ms of a ``status`` or ``list``);
+    what these commands allocate is freed by reference counting, or with the process.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
     _setup_logging(args.verbose)
     try:
         settings = load(args.config or default_config_path(), database=args.database)
@@ -85,11 +116,17 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         for line in exc.problems:
             print(f"config error: {line}", file=sys.stderr)
         return 2
-    command = args.command or "run"
     if command == "check-config":
         return _check_config(settings, out)
     if command == "preview":  # reads the sources only: no database, no channels
+        from .preview import run as preview_run
+
         return preview_run(settings, args.watch, args.days, html=args.html, enrich=not args.no_enrich, out=out)
+    if command in STORE_COMMANDS:
+        return _store_command(command, args, settings, out)
+    from .context import Context
+    from .store.schema import SchemaTooNew
+
     try:
         ctx = Context.create(settings)
     except SchemaTooNew as exc:
@@ -101,21 +138,37 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         ctx.close()
 
 
+def _store_command(command: str, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """``list``, ``status``, ``retry-failed``: the store alone, opened (and migrated) as a Context would."""
+    from .store import open_engine
+    from .store.schema import SchemaTooNew
+
+    try:
+        engine = open_engine(settings.database)
+    except SchemaTooNew as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if command == "list":
+            return _list(settings, engine, out, args.watch, args.limit)
+        if command == "status":
+            return _status(settings, engine, out)
+        return _retry_failed(engine, out, args.channel)
+    finally:
+        engine.dispose()
+
+
 def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO) -> int:
-    if command == "list":
-        return _list(ctx, out, args.watch, args.limit)
-    if command == "status":
-        return _status(ctx, out)
-    if command == "retry-failed":
-        with ctx.engine.begin() as conn:
-            n = outbox_store.retry_failed(conn, ctx.now(), args.channel)
-        print(f"re-queued {n} failed deliveries", file=out)
-        return 0
+    from .deliver import Deliverer
+    from .notify.registry import build_channels
+
     channels = build_channels(ctx.settings, stream=out)
     if command == "test-alert":
         return _test_alert(ctx, channels, args.channel, out)
     deliverer = Deliverer(ctx, channels)
     if command == "poll":
+        from .poll import run_cycle
+
         result = run_cycle(ctx, deliverer, args.source)
         failed = [name for name, ok in result.ok.items() if not ok]
         if failed:
@@ -133,11 +186,12 @@ def _check_config(settings: Settings, out: TextIO) -> int:
         print(f"config error: {line}", file=sys.stderr)
     if problems:
         return 2
-    print(f"configuration OK ({settings.source_path or 'built-in defaults'})", file=out)
+    lines = [f"configuration OK ({settings.source_path or 'built-in defaults'})"]
     for w in settings.watches:
         what = ", ".join(str(d) for d in w.dossiers) or "-"
-        print(f"  watch {w.name}: dossiers {what}; kinds {', '.join(w.kinds)}; "
-              f"keywords {', '.join(w.keywords) or '-'}; channels {', '.join(w.channels)}", file=out)  # fmt: skip
+        lines.append(f"  watch {w.name}: dossiers {what}; kinds {', '.join(w.kinds)}; "
+                     f"keywords {', '.join(w.keywords) or '-'}; channels {', '.join(w.channels)}")  # fmt: skip
+    _write(out, lines)
     return 0
 
 
@@ -146,6 +200,9 @@ def _test_alert(ctx: Context, channels: dict[str, Channel], name: str, out: Text
     if ch is None:
         print(f"error: no channel named {name!r} (configured: {', '.join(channels)})", file=sys.stderr)
         return 1
+    from .models import Alert
+    from .notify.base import DeliveryError
+
     alert = Alert(event="test", text="Dit is een testbericht van kamermonitor: dit kanaal werkt.", created_at=ctx.now())
     failed = False
     for target in ch.targets:
@@ -169,52 +226,77 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def _list(ctx: Context, out: TextIO, only: str | None, limit: int) -> int:
-    watches = [w for w in ctx.settings.watches if only is None or w.name == only]
-    if not watches:
-        print(f"error: no watch named {only!r}", file=sys.stderr)
-        return 1
-    with ctx.engine.connect() as conn:
-        recent = letter_store.recent(conn, [w.name for w in watches], limit)
-        for w in watches:
-            print(f"== {w.name}", file=out)
-            letters = recent[w.name]
-            if not letters:
-                print("   (no letters on record yet)", file=out)
-            for x in letters:
-                ident = x.citation or x.document_nummer or x.ob_identifier or f"#{x.id}"
-                print(f"   {_fmt(x.date)}  {ident}  {x.kind or '?'}: {x.subject or '(no subject)'}", file=out)
-                for link in (x.tk_url, x.ob_html_url, x.ob_pdf_url):
-                    if link:
-                        print(f"      {link}", file=out)
+def _retry_failed(engine: Engine, out: TextIO, channel: str | None) -> int:
+    from .store import outbox as outbox_store
+    from .store import utcnow
+
+    with engine.begin() as conn:
+        n = outbox_store.retry_failed(conn, utcnow(), channel)
+    print(f"re-queued {n} failed deliveries", file=out)
     return 0
 
 
-def _status(ctx: Context, out: TextIO) -> int:
-    channels = build_channels(ctx.settings, stream=out)
-    with ctx.engine.connect() as conn:
+def _write(out: TextIO, lines: list[str]) -> None:
+    """One write for the whole output: thousands of print() calls cost more than the query."""
+    if lines:
+        out.write("\n".join(lines) + "\n")
+
+
+def _list(settings: Settings, engine: Engine, out: TextIO, only: str | None, limit: int) -> int:
+    from .store import letters as letter_store
+
+    watches = [w for w in settings.watches if only is None or w.name == only]
+    if not watches:
+        print(f"error: no watch named {only!r}", file=sys.stderr)
+        return 1
+    with engine.connect() as conn:
+        recent = letter_store.recent_listed(conn, [w.name for w in watches], limit)
+    lines = []
+    for w in watches:
+        lines.append(f"== {w.name}")
+        letters = recent[w.name]
+        if not letters:
+            lines.append("   (no letters on record yet)")
+        for x in letters:
+            ident = x.citation or x.document_nummer or x.ob_identifier or f"#{x.id}"
+            lines.append(f"   {_fmt(x.date)}  {ident}  {x.kind or '?'}: {x.subject or '(no subject)'}")
+            lines += [f"      {link}" for link in (x.tk_url, x.ob_html_url, x.ob_pdf_url) if link]
+    _write(out, lines)
+    return 0
+
+
+def _status(settings: Settings, engine: Engine, out: TextIO) -> int:
+    from .notify.registry import build_channels
+    from .store import letters as letter_store
+    from .store import ops
+    from .store import outbox as outbox_store
+
+    channels = build_channels(settings, stream=out)
+    lines = []
+    with engine.connect() as conn:
         cursors = ops.all_cursors(conn)
-        print("Sources:", file=out)
+        lines.append("Sources:")
         for h in ops.all_health(conn):
             cur = ", ".join(f"{k.split(':', 1)[1]}={v}" for k, v in cursors.items() if k.startswith(f"{h.source}:"))
-            print(f"  {h.source}: last success {_fmt(h.last_success)}; failures in a row {h.consecutive_failures}; "
-                  f"last new data {_fmt(h.last_new_data)}; cursor {cur or '-'}", file=out)  # fmt: skip
+            lines.append(
+                f"  {h.source}: last success {_fmt(h.last_success)}; failures in a row {h.consecutive_failures}; "
+                f"last new data {_fmt(h.last_new_data)}; cursor {cur or '-'}"
+            )
             if h.last_error:
-                print(f"    last error: {h.last_error}", file=out)
+                lines.append(f"    last error: {h.last_error}")
         counts = letter_store.count_matches(conn)
-        print("Watches:", file=out)
-        for w in ctx.settings.watches:
-            print(f"  {w.name}: {counts.get(w.name, 0)} letters on record", file=out)
-        print("Channels:", file=out)
+        lines.append("Watches:")
+        lines += [f"  {w.name}: {counts.get(w.name, 0)} letters on record" for w in settings.watches]
+        lines.append("Channels:")
         deliveries = outbox_store.counts(conn)
         for name, ch in channels.items():
             c = deliveries.get(name, {})
-            print(f"  {name}: {ch.describe()}; pending {c.get('pending', 0)}, retrying {c.get('retrying', 0)}, "
-                  f"failed {c.get('failed', 0)}, sent {c.get('sent', 0)}", file=out)  # fmt: skip
+            lines.append(f"  {name}: {ch.describe()}; pending {c.get('pending', 0)}, retrying {c.get('retrying', 0)}, "
+                         f"failed {c.get('failed', 0)}, sent {c.get('sent', 0)}")  # fmt: skip
         for channel, state, error, target in outbox_store.failures(conn, 10):
-            print(f"    {state} {channel}{' → ' + target if target else ''}: {error}", file=out)
+            lines.append(f"    {state} {channel}{' → ' + target if target else ''}: {error}")
         active = ops.active_conditions(conn)
-        print("Warnings:" if active else "Warnings: none", file=out)
-        for key, since, detail in active:
-            print(f"  since {_fmt(since)}: {detail or key}", file=out)
+        lines.append("Warnings:" if active else "Warnings: none")
+        lines += [f"  since {_fmt(since)}: {detail or key}" for key, since, detail in active]
+    _write(out, lines)
     return 0

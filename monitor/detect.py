@@ -64,16 +64,16 @@ class Matcher:
 
     def __init__(self, watches: Sequence[WatchConfig]) -> None:
         self.watches = tuple(watches)
-        self.by_dossier: dict[DossierRef, list[WatchConfig]] = {}
+        # Keyed by the dossier as letters store it ("36600-VII"): matching then needs no parsing.
+        self.by_dossier: dict[str, list[WatchConfig]] = {}
         for w in self.watches:
             for d in w.dossiers:
-                self.by_dossier.setdefault(d, []).append(w)
+                self.by_dossier.setdefault(str(d), []).append(w)
         self.keyword_watches = [(w, [k.lower() for k in w.keywords]) for w in self.watches if w.keywords]
 
     def match(self, row: dict[str, Any]) -> list[tuple[WatchConfig, str]]:
-        dossiers = [DossierRef.parse(d) for d in (row.get("dossiers") or "").split(",") if d]
         found: dict[str, tuple[WatchConfig, str]] = {}
-        for d in dossiers:
+        for d in (row.get("dossiers") or "").split(","):
             for w in self.by_dossier.get(d, ()):
                 if w.name not in found and w.kind_matches(row.get("kind")):
                     found[w.name] = (w, f"u volgt dossier {d}")
@@ -242,9 +242,7 @@ class _Batch:
     def flush(self) -> dict[int, int]:
         """Insert new letters and keys; return provisional id → real id."""
         provisional = sorted((i for i in self.rows if i < 0), reverse=True)
-        real = letter_store.create(
-            self.conn, [{k: v for k, v in self.rows[i].items() if k != "id"} for i in provisional]
-        )
+        real = letter_store.create(self.conn, [self.rows[i] for i in provisional])  # their "id" is replaced
         ids = dict(zip(provisional, real, strict=True))
         for tmp, lid in ids.items():
             self.rows[lid] = {**self.rows.pop(tmp), "id": lid}

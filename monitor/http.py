@@ -126,13 +126,15 @@ class Fetcher:
         """
         limit = max_bytes or self.settings.max_bytes
         self._pace(url)
-        self.stats.requests += 1
-        self.stats.per_source[source] = self.stats.per_source.get(source, 0) + 1
+        with self._lock:  # polls read ahead in a thread, and enrichment runs on another
+            self.stats.requests += 1
+            self.stats.per_source[source] = self.stats.per_source.get(source, 0) + 1
         try:
             with self.client.stream("GET", url, params=params, headers={"Accept": accept}) as resp:
                 self._check_status(source, resp)
                 body, complete = self._read(source, resp, limit, stop_when)
-                self.stats.bytes_wire += resp.num_bytes_downloaded
+                with self._lock:
+                    self.stats.bytes_wire += resp.num_bytes_downloaded
                 final = str(resp.url)
         except httpx.TimeoutException as exc:
             raise SourceError(source, f"timed out ({type(exc).__name__}) fetching {_short(url)}") from exc
@@ -140,7 +142,8 @@ class Fetcher:
             raise SourceError(source, f"cannot reach {_short(url)}: {_reason(exc)}") from exc
         except httpx.HTTPError as exc:  # decoding errors, invalid URLs, too many redirects
             raise SourceError(source, f"HTTP error fetching {_short(url)}: {exc}") from exc
-        self.stats.bytes_body += len(body)
+        with self._lock:
+            self.stats.bytes_body += len(body)
         # Officiële bekendmakingen answers a missing document with 200 + redirect to fout404.
         if "fout404" in final.lower():
             raise SourceError(source, f"not found (soft 404, redirected to {_short(final)})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final, Literal, cast
@@ -184,12 +185,16 @@ class Letter:
     @property
     def citation(self) -> str | None:
         """``Kamerstuk 26643, nr. 1384`` (``Kamerstukken 26643 en 32761, nr. 971``)."""
-        if not self.number or not self.dossiers:
-            return None
-        names = [str(d) for d in self.dossiers]
-        if len(names) == 1:
-            return f"Kamerstuk {names[0]}, nr. {self.number}"
-        return f"Kamerstukken {', '.join(names[:-1])} en {names[-1]}, nr. {self.number}"
+        return kamerstuk_citation([str(d) for d in self.dossiers], self.number)
+
+
+def kamerstuk_citation(dossiers: Sequence[str], number: str | None) -> str | None:
+    """How a letter is cited, from its dossiers (as ``str(DossierRef)``) and Kamerstuk number."""
+    if not number or not dossiers:
+        return None
+    if len(dossiers) == 1:
+        return f"Kamerstuk {dossiers[0]}, nr. {number}"
+    return f"Kamerstukken {', '.join(dossiers[:-1])} en {dossiers[-1]}, nr. {number}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -15,10 +16,18 @@ def tk_page_url(soort: str | None, document_nummer: str | None, zaak_nummer: str
     """The tweedekamer.nl page of a document (id = Zaak number when known, did = DocumentNummer)."""
     if not document_nummer:
         return None
-    query = f"id={quote(zaak_nummer or document_nummer, safe='')}&did={quote(document_nummer, safe='')}"
+    query = f"id={_quote(zaak_nummer or document_nummer)}&did={_quote(document_nummer)}"
     if (soort or "").lower() == "brief regering":
         return f"{TK_SITE}/brieven_regering/detail?{query}"
     return f"{TK_SITE}/detail?{query}"
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
+
+
+def _quote(value: str) -> str:
+    """Percent-encode a query value; the usual ``2025D35903`` / ``2025Z10001`` need nothing."""
+    return value if _URL_SAFE.fullmatch(value) else quote(value, safe="")
 
 
 def from_tk(

@@ -24,6 +24,7 @@ from . import observe
 from .context import Context
 from .detect import NewMatch, Observation, Recorded, record
 from .models import DossierRef, TkDocument, TkDossier, TkZaak
+from .prefetch import Prefetch
 from .sources.syncfeed import SyncFeedClient
 from .store import letters as letter_store
 from .store import mirror, ops
@@ -31,6 +32,8 @@ from .store import mirror, ops
 logger = logging.getLogger(__name__)
 
 SOURCE = "syncfeed"
+# At most this many pages (of 250 entries) are read ahead and stored in one transaction.
+PAGES_PER_TRANSACTION = 8
 
 
 @dataclass(slots=True)
@@ -53,10 +56,11 @@ def poll(ctx: Context) -> TkPollResult:
         count = int(ops.get_cursor(conn, "syncfeed:polls") or 0) + 1
         ops.set_cursor(conn, "syncfeed:polls", str(count), ctx.now())
     # Not on the very first poll: a first start then costs only the Document feed's end search.
-    related = count % cfg.related_every == 0
-    categories = (["Kamerstukdossier", "Zaak"] if related else []) + ["Document"]
+    read_related = count % cfg.related_every == 0
+    categories = (["Kamerstukdossier", "Zaak"] if read_related else []) + ["Document"]
+    related = mirror.Related()
     for category in categories:
-        _poll_category(ctx, client, category, result)
+        _poll_category(ctx, client, related, category, result)
     return result
 
 
@@ -77,28 +81,29 @@ def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
     return token
 
 
-def _poll_category(ctx: Context, client: SyncFeedClient, category: str, result: TkPollResult) -> None:
+def _poll_category(
+    ctx: Context, client: SyncFeedClient, related: mirror.Related, category: str, result: TkPollResult
+) -> None:
     token = _start_token(ctx, client, category)
-    for _ in range(ctx.settings.syncfeed.max_pages_per_poll):
-        page = client.fetch_page(category, token)
-        result.requests += 1
-        result.entries += len(page.entities)
-        lookups = _lookup_unknown(ctx, client, page.entities) if page.entities else []
-        next_token = page.next_skiptoken if page.next_skiptoken is not None else token
-        with ctx.engine.begin() as conn:
-            _record_entities(ctx, conn, [*lookups, *page.entities], result)
-            ops.set_cursor(conn, cursor_name(category), str(next_token), ctx.now())
-        if page.entities and category == "Document":
-            result.new_data = True  # staleness is about documents, not dossier or zaak edits
-        # Stop when caught up: no entries, or no feed-level link to a following page.
-        if not page.entities or page.next_url is None or next_token == token:
-            return
-        token = next_token
-    logger.info("syncfeed: %s page limit reached; the rest follows next poll", category)
+    # The next pages are read while this one is stored; pages that have already arrived
+    # are stored together, in one transaction with the cursor that follows the last.
+    reader = client.pages(category, token, ctx.settings.syncfeed.max_pages_per_poll)
+    with Prefetch(reader, depth=PAGES_PER_TRANSACTION, name=f"syncfeed-{category}") as ahead:
+        for first in ahead:
+            batch = [first, *ahead.ready(PAGES_PER_TRANSACTION - 1)]
+            entities = [e for page, _ in batch for e in page.entities]
+            result.requests += len(batch)
+            result.entries += len(entities)
+            lookups = _lookup_unknown(ctx, client, related, entities) if entities else []
+            with ctx.engine.begin() as conn:
+                _record_entities(ctx, conn, related, [*lookups, *entities], result)
+                ops.set_cursor(conn, cursor_name(category), str(batch[-1][1]), ctx.now())
+            if entities and category == "Document":
+                result.new_data = True  # staleness is about documents, not dossier or zaak edits
 
 
 def _lookup_unknown(
-    ctx: Context, client: SyncFeedClient, entities: Iterable[TkDocument | TkZaak | TkDossier]
+    ctx: Context, client: SyncFeedClient, related: mirror.Related, entities: Iterable[TkDocument | TkZaak | TkDossier]
 ) -> list[TkDocument | TkZaak | TkDossier]:
     """Fetch dossiers and zaken the documents name but the mirror has never seen."""
     budget = ctx.settings.syncfeed.entity_lookups_per_poll
@@ -108,7 +113,7 @@ def _lookup_unknown(
     with ctx.engine.begin() as conn:
         # Zaken matter only for documents that carry no dossier link of their own.
         zaak_guids = [z for d in docs if not d.dossier_guids for z in d.zaak_guids if z not in zaken_in_page]
-        unknown_zaken = mirror.unknown_refs(conn, zaak_guids, "zaak")
+        unknown_zaken = related.unknown_zaken(conn, zaak_guids)
     found: list[TkDocument | TkZaak | TkDossier] = []
     for guid in unknown_zaken[:budget]:
         entity = client.fetch_entity(guid)
@@ -118,7 +123,7 @@ def _lookup_unknown(
     dossier_guids = {g for d in docs for g in d.dossier_guids}
     dossier_guids |= {g for e in found if isinstance(e, TkZaak) for g in e.dossier_guids}
     with ctx.engine.begin() as conn:
-        unknown_dossiers = mirror.unknown_refs(conn, dossier_guids - dossiers_in_page, "dossier")
+        unknown_dossiers = related.unknown_dossiers(conn, dossier_guids - dossiers_in_page)
     for guid in unknown_dossiers[:budget]:
         entity = client.fetch_entity(guid)
         if entity is not None:
@@ -127,16 +132,20 @@ def _lookup_unknown(
 
 
 def _record_entities(
-    ctx: Context, conn: Connection, entities: list[TkDocument | TkZaak | TkDossier], result: TkPollResult
+    ctx: Context,
+    conn: Connection,
+    related: mirror.Related,
+    entities: list[TkDocument | TkZaak | TkDossier],
+    result: TkPollResult,
 ) -> None:
     dossiers = [e for e in entities if isinstance(e, TkDossier)]
     zaken = [e for e in entities if isinstance(e, TkZaak)]
     docs = [e for e in entities if isinstance(e, TkDocument)]
-    mirror.upsert_dossiers(conn, dossiers)
-    mirror.upsert_zaken(conn, zaken)
+    related.upsert_dossiers(conn, dossiers)
+    related.upsert_zaken(conn, zaken)
     now = ctx.now()
-    extra = _reevaluate(conn, {e.guid for e in dossiers} | {e.guid for e in zaken})
-    observations = _observations(conn, docs) if docs else []
+    extra = _reevaluate(conn, related, {e.guid for e in dossiers} | {e.guid for e in zaken})
+    observations = _observations(conn, related, docs) if docs else []
     rec = record(
         conn, observations, ctx.matcher, ctx.baselines, now,
         grace_days=ctx.settings.baseline_grace_days, extra_dossiers=extra,
@@ -164,12 +173,12 @@ def _followups(conn: Connection, docs: list[TkDocument], rec: Recorded) -> list[
 
 
 def _resolve_dossiers(
-    conn: Connection, docs: list[tuple[str, list[str], list[str]]]
+    conn: Connection, related: mirror.Related, docs: list[tuple[str, list[str], list[str]]]
 ) -> tuple[dict[str, list[tuple[DossierRef, str | None]]], dict[str, str | None]]:
     """doc guid → its dossiers (own links plus its zaken's), and doc guid → first zaak number."""
-    zaken = mirror.zaken(conn, (z for _, _, zs in docs for z in zs))
+    zaken = related.zaken(conn, (z for _, _, zs in docs for z in zs))
     all_dossier_guids = {g for _, ds, _ in docs for g in ds} | {g for z in zaken.values() for g in z.dossier_guids}
-    known = mirror.dossiers(conn, all_dossier_guids)
+    known = related.dossiers(conn, all_dossier_guids)
     out: dict[str, list[tuple[DossierRef, str | None]]] = {}
     zaak_numbers: dict[str, str | None] = {}
     for guid, dossier_guids, zaak_guids in docs:
@@ -183,14 +192,14 @@ def _resolve_dossiers(
     return out, zaak_numbers
 
 
-def _observations(conn: Connection, docs: list[TkDocument]) -> list[Observation]:
+def _observations(conn: Connection, related: mirror.Related, docs: list[TkDocument]) -> list[Observation]:
     resolved, zaak_numbers = _resolve_dossiers(
-        conn, [(d.guid, list(d.dossier_guids), list(d.zaak_guids)) for d in docs if not d.deleted]
+        conn, related, [(d.guid, list(d.dossier_guids), list(d.zaak_guids)) for d in docs if not d.deleted]
     )
     return [observe.from_tk(d, resolved.get(d.guid, []), zaak_numbers.get(d.guid)) for d in docs]
 
 
-def _reevaluate(conn: Connection, changed_guids: set[str]) -> dict[int, list[DossierRef]]:
+def _reevaluate(conn: Connection, related: mirror.Related, changed_guids: set[str]) -> dict[int, list[DossierRef]]:
     """Letters whose documents reference a changed zaak or newly known dossier → their dossiers now."""
     if not changed_guids:
         return {}
@@ -198,5 +207,5 @@ def _reevaluate(conn: Connection, changed_guids: set[str]) -> dict[int, list[Dos
     if not docs:
         return {}
     refs = mirror.document_refs(conn, docs)
-    resolved, _ = _resolve_dossiers(conn, [(g, *refs.get(g, ([], []))) for g in docs])
+    resolved, _ = _resolve_dossiers(conn, related, [(g, *refs.get(g, ([], []))) for g in docs])
     return {docs[g]: [d for d, _ in resolved[g]] for g in docs if resolved.get(g)}

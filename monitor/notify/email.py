@@ -11,15 +11,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Literal, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from ..models import Alert
 from .base import DeliveryError
 from .render import Renderer, default_renderer, thread_dossier
+
+if TYPE_CHECKING:
+    # smtplib is imported where a message is sent: ``status`` builds the channels only to
+    # describe them.
+    import smtplib
 
 Security = Literal["ssl", "starttls", "none"]
 
@@ -124,6 +128,8 @@ class EmailChannel:
     # ------------------------------------------------------------------ delivery
 
     def send(self, alert: Alert, target: str) -> None:
+        import smtplib
+
         try:
             msg = self.build_message(alert, target)
         except Exception as exc:  # deterministic (bad address, template error): retrying cannot help
@@ -178,6 +184,8 @@ class EmailChannel:
         return self._ssl_context
 
     def _connect(self) -> smtplib.SMTP:
+        import smtplib
+
         smtp: smtplib.SMTP
         if self.security == "ssl":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
@@ -200,6 +208,8 @@ class EmailChannel:
         return smtp
 
     def _login(self, smtp: smtplib.SMTP) -> None:
+        import smtplib
+
         user, password = self.username or "", self._password or ""
         try:
             if (user + password).isascii():
@@ -218,6 +228,8 @@ class EmailChannel:
     @staticmethod
     def _login_utf8(smtp: smtplib.SMTP, user: str, password: str) -> None:
         """AUTH PLAIN with UTF-8 credentials (RFC 4616); smtplib's login() only takes ASCII."""
+        import smtplib
+
         smtp.ehlo_or_helo_if_needed()
         if not smtp.has_extn("auth"):
             raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
@@ -229,6 +241,8 @@ class EmailChannel:
     @staticmethod
     def _close(smtp: smtplib.SMTP) -> None:
         """QUIT politely; a failure here never turns an accepted message into an error."""
+        import smtplib
+
         try:
             smtp.quit()
         except (smtplib.SMTPException, OSError):

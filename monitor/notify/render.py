@@ -29,12 +29,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import jinja2
-
 from ..models import SUMMARY_MAX, Alert, DossierRef, Letter
+
+if TYPE_CHECKING:
+    import jinja2
 
 MONTHS = (
     "januari",
@@ -415,16 +416,26 @@ def _shape(alert: Alert) -> _Shape:
 
 
 class Renderer:
-    """Holds the Jinja environment: operator templates first, then the packaged ones."""
+    """Holds the Jinja environment: operator templates first, then the packaged ones.
+
+    The environment (and Jinja itself) is loaded on first use: ``status`` builds the
+    channels only to describe them, and should not pay for templates it never renders.
+    """
 
     def __init__(self, template_dir: Path | None = None) -> None:
+        if template_dir is not None and not Path(template_dir).is_dir():
+            raise ValueError(f"template directory does not exist: {template_dir}")
+        self.template_dir = template_dir
+
+    @functools.cached_property
+    def env(self) -> jinja2.Environment:
+        import jinja2
+
         loaders: list[jinja2.BaseLoader] = []
-        if template_dir is not None:
-            if not Path(template_dir).is_dir():
-                raise ValueError(f"template directory does not exist: {template_dir}")
-            loaders.append(jinja2.FileSystemLoader(str(template_dir)))
+        if self.template_dir is not None:
+            loaders.append(jinja2.FileSystemLoader(str(self.template_dir)))
         loaders.append(jinja2.PackageLoader("monitor", "templates"))
-        self.env = jinja2.Environment(
+        return jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
             autoescape=jinja2.select_autoescape(
                 enabled_extensions=("html", "htm", "xml", "html.j2"), default_for_string=True, default=False

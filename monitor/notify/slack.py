@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import time
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from ..models import Alert
 from .base import DeliveryError
 from .render import Renderer, default_renderer
+
+if TYPE_CHECKING:
+    import httpx  # imported when the first message is sent: ``status`` only describes the channel
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 
@@ -99,6 +101,8 @@ class SlackChannel:
             self._client = None
 
     def _http(self) -> httpx.Client:
+        import httpx
+
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
         return self._client
@@ -111,6 +115,8 @@ class SlackChannel:
         return text
 
     def send(self, alert: Alert, target: str = "") -> None:
+        import httpx
+
         body = json.dumps(self.renderer.slack_payload(alert), ensure_ascii=False).encode("utf-8")
         try:
             response = self._http().post(

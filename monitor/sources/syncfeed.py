@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Final
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -23,7 +24,7 @@ from lxml import etree
 
 from ..http import Fetcher, SourceError
 from ..models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
-from ..xmlsafe import attr, child, child_text, children, local, parse_xml, text
+from ..xmlsafe import attr, child_text, children, local, parse_xml, text
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +57,15 @@ def parse_feed(data: bytes, source: str = "syncfeed") -> FeedPage:
     entities: list[TkEntity] = []
     last_token: int | None = None
     for entry in children(root, "entry"):
-        token = _next_token(entry)
+        node = _Node(entry)
+        token = _next_token(node)
         # Entries of other categories are skipped, but still move the cursor past them.
         if token is not None:
             last_token = token
-        entity = _parse_entry(entry, token)
+        entity = _parse_entry(node, token)
         if entity is not None:
             entities.append(entity)
-    next_url = _link_href(root, "next")
+    next_url = _Node(root).link("next")
     feed_token = _skiptoken(next_url) if next_url else None
     return FeedPage(
         entities=tuple(entities),
@@ -82,14 +84,15 @@ def parse_entity(data: bytes, source: str = "syncfeed") -> TkEntity | None:
     root = parse_xml(data, source)
     name = local(root)
     if name == "feed":
-        entries = list(children(root, "entry"))
+        entries = [_Node(e) for e in children(root, "entry")]
         return _parse_entry(entries[-1], _next_token(entries[-1])) if entries else None
     if name == "entry":
-        return _parse_entry(root, _next_token(root))
+        entry = _Node(root)
+        return _parse_entry(entry, _next_token(entry))
     if name.lower() == "error":
         raise SourceError(source, f"server returned an error document: {_error_message(root)}")
     if name.lower() in KNOWN_TERMS:
-        return _parse_content(name.lower(), root, None, None, None)
+        return _parse_content(name.lower(), _Node(root), None, None, None)
     return None
 
 
@@ -110,8 +113,61 @@ def _error_message(root: etree._Element) -> str:
     return (message or "no message")[:200]
 
 
-def _parse_entry(entry: etree._Element, token: int | None) -> TkEntity | None:
-    content = child(entry, "content")
+class _Node:
+    """One element with its children and attributes indexed by local name, in one pass.
+
+    Parsing is the hot path of a catch-up (tens of thousands of entries): asking lxml for
+    each field separately walked every element's children a dozen times.  Namespaces and
+    prefixes are ignored (``tk:bijgewerkt``, ``ns1:verwijderd``, none), as tk-opendata §2.2
+    advises; the first child of a name wins, as a ``find`` would.
+    """
+
+    __slots__ = ("el", "kids", "attrs")
+
+    def __init__(self, el: etree._Element) -> None:
+        self.el = el
+        kids: dict[str, list[etree._Element]] = {}
+        for c in el:
+            tag = c.tag
+            if type(tag) is str:  # comments and processing instructions have no str tag
+                name = tag[tag.rfind("}") + 1 :]
+                same = kids.get(name)
+                if same is None:
+                    kids[name] = [c]
+                else:
+                    same.append(c)
+        self.kids = kids
+        self.attrs = {k[k.rfind("}") + 1 :]: v for k, v in el.items()} if len(el.attrib) else {}
+
+    def first(self, name: str) -> etree._Element | None:
+        found = self.kids.get(name)
+        return found[0] if found else None
+
+    def text(self, name: str) -> str | None:
+        return text(self.first(name))
+
+    def attr(self, name: str) -> str | None:
+        return self.attrs.get(name)
+
+    def refs(self, name: str) -> tuple[str, ...]:
+        """Every ``<name ref=...>`` child, in order, without duplicates (co-filed letters have several)."""
+        found: dict[str, None] = {}
+        for ref_el in self.kids.get(name, ()):
+            ref = _strip(ref_el.get("ref") or attr(ref_el, "ref"))
+            if ref:
+                found[ref] = None
+        return tuple(found)
+
+    def link(self, rel: str) -> str | None:
+        for el in self.kids.get("link", ()):
+            # Atom's attributes carry no namespace; the prefixed spelling is only a fallback.
+            if (el.get("rel") or attr(el, "rel") or "").strip().lower() == rel:
+                return _strip(el.get("href") or attr(el, "href"))
+        return None
+
+
+def _parse_entry(entry: _Node, token: int | None) -> TkEntity | None:
+    content = entry.first("content")
     body = next((el for el in content if isinstance(el.tag, str)), None) if content is not None else None
     term = _category_term(entry) or (local(body).lower() if body is not None else None)
     if term not in KNOWN_TERMS:
@@ -119,22 +175,22 @@ def _parse_entry(entry: etree._Element, token: int | None) -> TkEntity | None:
     if body is None:
         # content=external or an empty <content>: the state is unknown, so inventing an empty
         # entity would overwrite real data downstream.
-        logger.warning("SyncFeed %s entry %s has no content; skipped", term, child_text(entry, "title"))
+        logger.warning("SyncFeed %s entry %s has no content; skipped", term, entry.text("title"))
         return None
-    updated = _parse_updated(child_text(entry, "updated"))
-    return _parse_content(term, body, entry, token, updated)
+    updated = _parse_updated(entry.text("updated"))
+    return _parse_content(term, _Node(body), entry, token, updated)
 
 
-def _category_term(entry: etree._Element) -> str | None:
-    cat = child(entry, "category")
+def _category_term(entry: _Node) -> str | None:
+    cat = entry.first("category")
     term = attr(cat, "term") if cat is not None else None
     return term.strip().lower() if term and term.strip() else None
 
 
 def _parse_content(
     term: str | None,
-    el: etree._Element,
-    entry: etree._Element | None,
+    el: _Node,
+    entry: _Node | None,
     token: int | None,
     updated: datetime | None,
 ) -> TkEntity | None:
@@ -142,7 +198,7 @@ def _parse_content(
     if guid is None:
         logger.warning("SyncFeed %s entity without an id; skipped", term)
         return None
-    deleted = (attr(el, "verwijderd") or "").strip().lower() == "true"
+    deleted = (el.attr("verwijderd") or "").strip().lower() == "true"
     if term == "document":
         return _document(el, entry, guid, deleted, token, updated)
     if term == "zaak":
@@ -151,11 +207,11 @@ def _parse_content(
             deleted=deleted,
             skiptoken=token,
             updated=updated,
-            nummer=child_text(el, "nummer"),
-            soort=child_text(el, "soort"),
-            onderwerp=child_text(el, "onderwerp"),
-            titel=child_text(el, "titel"),
-            dossier_guids=_refs(el, "kamerstukdossier"),
+            nummer=el.text("nummer"),
+            soort=el.text("soort"),
+            onderwerp=el.text("onderwerp"),
+            titel=el.text("titel"),
+            dossier_guids=el.refs("kamerstukdossier"),
         )
     if term == "kamerstukdossier":
         return TkDossier(
@@ -163,77 +219,60 @@ def _parse_content(
             deleted=deleted,
             skiptoken=token,
             updated=updated,
-            nummer=_int(child_text(el, "nummer")),
-            toevoeging=child_text(el, "toevoeging"),
-            titel=child_text(el, "titel"),
+            nummer=_int(el.text("nummer")),
+            toevoeging=el.text("toevoeging"),
+            titel=el.text("titel"),
         )
     return None
 
 
 def _document(
-    el: etree._Element,
-    entry: etree._Element | None,
+    el: _Node,
+    entry: _Node | None,
     guid: str,
     deleted: bool,
     token: int | None,
     updated: datetime | None,
 ) -> TkDocument:
-    volgnummer = _int(child_text(el, "volgnummer"))
-    length = _int(attr(el, "contentLength"))
-    bron = _refs(el, "bronDocument")
+    volgnummer = _int(el.text("volgnummer"))
+    length = _int(el.attr("contentLength"))
+    bron = el.refs("bronDocument")
     return TkDocument(
         guid=guid,
         deleted=deleted,
         skiptoken=token,
         updated=updated,
-        nummer=child_text(el, "documentNummer"),
-        soort=child_text(el, "soort"),
-        onderwerp=child_text(el, "onderwerp"),
-        titel=child_text(el, "titel"),
-        citeertitel=child_text(el, "citeerTitel"),
-        datum=_parse_date(child_text(el, "datum")),
-        vergaderjaar=child_text(el, "vergaderjaar"),
+        nummer=el.text("documentNummer"),
+        soort=el.text("soort"),
+        onderwerp=el.text("onderwerp"),
+        titel=el.text("titel"),
+        citeertitel=el.text("citeerTitel"),
+        datum=_parse_date(el.text("datum")),
+        vergaderjaar=el.text("vergaderjaar"),
         # -1 means "no Kamerstuk number yet"; no real Kamerstuk has a number below 1.
         volgnummer=volgnummer if volgnummer is not None and volgnummer > 0 else None,
-        content_type=_strip(attr(el, "contentType")),
+        content_type=_strip(el.attr("contentType")),
         content_length=length if length is not None and length >= 0 else None,
-        enclosure_url=_link_href(entry, "enclosure") if entry is not None else None,
-        dossier_guids=_refs(el, "kamerstukdossier"),
-        zaak_guids=_refs(el, "zaak"),
+        enclosure_url=entry.link("enclosure") if entry is not None else None,
+        dossier_guids=el.refs("kamerstukdossier"),
+        zaak_guids=el.refs("zaak"),
         bron_document_guid=bron[0] if bron else None,
     )
 
 
-def _guid(el: etree._Element, entry: etree._Element | None) -> str | None:
+def _guid(el: _Node, entry: _Node | None) -> str | None:
     """The entity id: its ``id`` attribute, else the entry's title, else the tail of ``<id>``."""
-    guid = _strip(attr(el, "id"))
+    guid = _strip(el.attr("id"))
     if guid is None and entry is not None:
-        guid = child_text(entry, "title")
-        entry_id = child_text(entry, "id")
+        guid = entry.text("title")
+        entry_id = entry.text("id")
         if guid is None and entry_id:
             guid = entry_id.rstrip("/").rsplit("/", 1)[-1] or None
     return guid
 
 
-def _refs(el: etree._Element, name: str) -> tuple[str, ...]:
-    """Every ``<name ref=...>`` child, in order, without duplicates (co-filed letters have several)."""
-    found: list[str] = []
-    for ref_el in children(el, name):
-        ref = _strip(attr(ref_el, "ref"))
-        if ref and ref not in found:
-            found.append(ref)
-    return tuple(found)
-
-
-def _link_href(el: etree._Element, rel: str) -> str | None:
-    for link in children(el, "link"):
-        if (attr(link, "rel") or "").strip().lower() == rel:
-            return _strip(attr(link, "href"))
-    return None
-
-
-def _next_token(entry: etree._Element) -> int | None:
-    href = _link_href(entry, "next")
+def _next_token(entry: _Node) -> int | None:
+    href = entry.link("next")
     return _skiptoken(href) if href else None
 
 
@@ -310,6 +349,22 @@ class SyncFeedClient:
         """One page of ``category`` (URL spelling: ``Document``) with entries after ``skiptoken``."""
         result = self.fetcher.get(self.source, f"{self.base_url}/Feed", self._feed_params(category, skiptoken))
         return parse_feed(result.content, self.source)
+
+    def pages(self, category: str, skiptoken: int, max_pages: int) -> Iterator[tuple[FeedPage, int]]:
+        """Pages after ``skiptoken``, each with the token that follows it, until caught up.
+
+        Caught up means a page with no entries, without a feed-level next link, or whose
+        token does not move (tk-opendata §2.2: both ways of ending are seen).  At most
+        ``max_pages`` are read; the rest is for the next poll.
+        """
+        for _ in range(max_pages):
+            page = self.fetch_page(category, skiptoken)
+            next_token = page.next_skiptoken if page.next_skiptoken is not None else skiptoken
+            yield page, next_token
+            if not page.entities or page.next_url is None or next_token == skiptoken:
+                return
+            skiptoken = next_token
+        logger.info("syncfeed: %s page limit reached; the rest follows next poll", category)
 
     def fetch_url(self, url: str) -> FeedPage:
         """Follow a ``next`` link from a previous page.

@@ -7,14 +7,15 @@ SQLAlchemy Core connections inside ``engine.begin()`` transactions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import operator
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 
 from .schema import migrate
 
@@ -57,13 +58,88 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     """Insert rows, replacing the non-key columns of rows whose key already exists."""
-    if not rows:
-        return
-    stmt: Any
-    stmt = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
-    cols = [c for c in rows[0] if c not in keys]
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in cols})
-    conn.execute(stmt, list(rows))
+    if rows:
+        _executemany(conn, table, rows, tuple(keys))
+
+
+def insert_many(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Plain INSERT of many rows (every row with the same columns)."""
+    if rows:
+        _executemany(conn, table, rows, None)
+
+
+def _executemany(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: tuple[str, ...] | None) -> None:
+    """One driver-level executemany, each value converted by its column type's bind processor.
+
+    This is what SQLAlchemy's executemany does, minus its per-row bookkeeping: in a
+    catch-up the mirror, key and letter tables get tens of thousands of rows, and that
+    bookkeeping cost more than SQLite's own inserts.  The conversion is SQLAlchemy's
+    (``TypeEngine.bind_processor``), so values are stored exactly as it would store them.
+    """
+    columns = tuple(rows[0])
+    if any(len(row) != len(columns) for row in rows):
+        raise ValueError(f"rows for {table.name} do not all have the same columns")
+    sql, processors = _driver_insert(conn.dialect, table, columns, keys)
+    get = operator.itemgetter(*columns)
+    values: list[Any] = [get(row) for row in rows] if len(columns) > 1 else [(get(row),) for row in rows]
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if convert:
+        for n, value in enumerate(values):
+            converted = list(value)
+            for i, p in convert:
+                if converted[i] is not None:
+                    converted[i] = p(converted[i])
+            values[n] = tuple(converted)
+    conn.exec_driver_sql(sql, values)
+
+
+@functools.lru_cache(maxsize=64)
+def _driver_insert(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], keys: tuple[str, ...] | None
+) -> tuple[str, tuple[Callable[[Any], Any] | None, ...]]:
+    """INSERT (… ON CONFLICT (keys) DO UPDATE) with positional parameters, and each column's processor."""
+    quote = dialect.identifier_preparer.quote
+    mark = "%s" if dialect.paramstyle in ("format", "pyformat") else "?"
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(mark for _ in columns)})"
+    )
+    if keys is not None:
+        updates = [f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in keys]
+        action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        sql += f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) {action}"
+    # dialect_impl: the generic DateTime has no processor; SQLite's own (which formats it) has.
+    processors = tuple(table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
+    return sql, processors
+
+
+def rows_where_in(
+    conn: Connection, table: Table, columns: Sequence[str], key: str, values: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """``SELECT columns FROM table WHERE key IN values`` as plain driver tuples, in chunks.
+
+    For the hot lookups of a catch-up (identity keys, zaken, dossiers): the values come back
+    as the driver gives them (a SQLite boolean is 0/1), so use it for text and number
+    columns and truth tests only.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    head = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE {quote(key)} IN "
+    out: list[tuple[Any, ...]] = []
+    # The driver's own cursor, on this transaction's connection: no Row objects to build.
+    cursor = conn.connection.cursor()
+    try:
+        for i in range(0, len(values), IN_CHUNK):
+            chunk = tuple(values[i : i + IN_CHUNK])
+            cursor.execute(head + f"({', '.join(mark for _ in chunk)})", chunk)
+            out += cursor.fetchall()
+    finally:
+        cursor.close()
+    return out
+
+
+# Values per IN list: well under SQLite's and PostgreSQL's parameter limits.
+IN_CHUNK = 500
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -71,7 +147,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     if not rows:
         return 0
     stmt: Any
-    stmt = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    stmt = _insert(conn, table)
     # RETURNING tells which rows went in: rowcount after ON CONFLICT DO NOTHING is not
     # reliable across drivers (psycopg reports -1).
     stmt = stmt.on_conflict_do_nothing().returning(*table.primary_key.columns)
@@ -79,3 +155,18 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     for row in rows:
         total += conn.execute(stmt, row).first() is not None
     return total
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """The dialect's own INSERT, which knows ON CONFLICT.
+
+    Imported on use: the engine has loaded its dialect already, and a command that never
+    writes (``list``, ``status``) should not import PostgreSQL's for a SQLite database.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Subquery, bindparam, func, select, update
 
-from ..models import Attachment, DossierRef, Letter
-from .mirror import _chunks
+from ..models import Attachment, Day, DossierRef, Letter, kamerstuk_citation
+from .db import insert_many, rows_where_in
 from .schema import letter_keys, letters, matches, sru_records, tk_documents, watches
 
 LETTER_FIELDS = (
@@ -21,17 +22,14 @@ LETTER_FIELDS = (
 
 
 def keys_to_letters(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for chunk in _chunks(list(set(keys))):
-        rows = conn.execute(select(letter_keys.c.key, letter_keys.c.letter_id).where(letter_keys.c.key.in_(chunk)))
-        out.update({key: letter_id for key, letter_id in rows})
-    return out
+    rows = rows_where_in(conn, letter_keys, ("key", "letter_id"), "key", list(set(keys)))
+    return {key: letter_id for key, letter_id in rows}
 
 
 def add_keys(conn: Connection, pairs: Sequence[tuple[str, int]]) -> None:
     """Record new keys (the caller has checked they are not taken)."""
     if pairs:
-        conn.execute(letter_keys.insert(), [{"key": k, "letter_id": i} for k, i in pairs])
+        insert_many(conn, letter_keys, [{"key": k, "letter_id": i} for k, i in pairs])
 
 
 def rows_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -44,10 +42,19 @@ def rows_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]
 
 
 def create(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert letters; return their ids in the order given."""
+    """Insert letters; return their ids in the order given (an ``id`` in the rows is ignored)."""
     if not rows:
         return []
-    result = conn.execute(letters.insert().returning(letters.c.id, sort_by_parameter_order=True), list(rows))
+    if conn.dialect.name == "sqlite":
+        # SQLAlchemy sends INSERT … RETURNING one row at a time on SQLite (to keep the ids
+        # in order); numbering the rows here lets them go in one executemany.  Safe: every
+        # transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE, db.py).
+        start = int(conn.execute(select(func.max(letters.c.id))).scalar() or 0) + 1
+        ids = list(range(start, start + len(rows)))
+        insert_many(conn, letters, [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+        return ids
+    rows = [{k: v for k, v in row.items() if k != "id"} for row in rows]
+    result = conn.execute(letters.insert().returning(letters.c.id, sort_by_parameter_order=True), rows)
     return [r[0] for r in result]
 
 
@@ -76,28 +83,54 @@ def merge(conn: Connection, keep: int, drop: int) -> None:
     conn.execute(update(letters).where(letters.c.id == drop).values(deleted=True, dossiers=""))
 
 
+# The columns a Letter is built from, in the order of Letter's fields.
+_MODEL_FIELDS = (
+    "id", "dossiers", "dossier_title", "number", "kind", "date", "subject", "vergaderjaar", "document_nummer",
+    "zaak_nummer", "tk_guid", "ob_identifier", "senders", "tk_url", "tk_file_url", "ob_html_url", "ob_pdf_url",
+    "deleted", "first_seen",
+)  # fmt: skip
+_MODEL_COLUMNS = tuple(letters.c[f] for f in _MODEL_FIELDS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dossiers(text: str) -> tuple[DossierRef, ...]:
+    """The stored dossier list ("26643,32761"); few distinct values, parsed once each."""
+    return tuple(DossierRef.parse(d) for d in text.split(",") if d)
+
+
 def to_model(row: dict[str, Any] | Row[Any]) -> Letter:
-    m = dict(row._mapping) if isinstance(row, Row) else row
+    m = row._mapping if isinstance(row, Row) else row
+    return _letter(*(m[f] for f in _MODEL_FIELDS))
+
+
+def _letter(
+    id: int, dossiers: str | None, dossier_title: str | None, number: str | None, kind: str | None,
+    date: Day | None, subject: str | None, vergaderjaar: str | None, document_nummer: str | None,
+    zaak_nummer: str | None, tk_guid: str | None, ob_identifier: str | None, senders: str | None,
+    tk_url: str | None, tk_file_url: str | None, ob_html_url: str | None, ob_pdf_url: str | None,
+    deleted: bool | None, first_seen: datetime | None,
+) -> Letter:  # fmt: skip
+    """A Letter from the values of ``_MODEL_FIELDS``, in that order."""
     return Letter(
-        id=m["id"],
-        dossiers=tuple(DossierRef.parse(d) for d in (m["dossiers"] or "").split(",") if d),
-        dossier_title=m["dossier_title"],
-        number=m["number"],
-        kind=m["kind"],
-        date=m["date"],
-        subject=m["subject"],
-        vergaderjaar=m["vergaderjaar"],
-        document_nummer=m["document_nummer"],
-        zaak_nummer=m["zaak_nummer"],
-        tk_guid=m["tk_guid"],
-        ob_identifier=m["ob_identifier"],
-        senders=tuple(s for s in (m["senders"] or "").split("\n") if s),
-        tk_url=m["tk_url"],
-        tk_file_url=m["tk_file_url"],
-        ob_html_url=m["ob_html_url"],
-        ob_pdf_url=m["ob_pdf_url"],
-        deleted=bool(m["deleted"]),
-        first_seen=m["first_seen"],
+        id=id,
+        dossiers=_dossiers(dossiers) if dossiers else (),
+        dossier_title=dossier_title,
+        number=number,
+        kind=kind,
+        date=date,
+        subject=subject,
+        vergaderjaar=vergaderjaar,
+        document_nummer=document_nummer,
+        zaak_nummer=zaak_nummer,
+        tk_guid=tk_guid,
+        ob_identifier=ob_identifier,
+        senders=tuple(s for s in senders.split("\n") if s) if senders else (),
+        tk_url=tk_url,
+        tk_file_url=tk_file_url,
+        ob_html_url=ob_html_url,
+        ob_pdf_url=ob_pdf_url,
+        deleted=bool(deleted),
+        first_seen=first_seen,
     )
 
 
@@ -253,10 +286,39 @@ def count_matches(conn: Connection) -> dict[str, int]:
     return {w: n for w, n in rows}
 
 
-def recent(conn: Connection, watch_names: Sequence[str], limit: int) -> dict[str, list[Letter]]:
-    """Each watch's letters, newest first (letter date, then first sighting), in one query."""
-    if not watch_names:
-        return {}
+class Listed(NamedTuple):
+    """A letter as ``kamermonitor list`` shows it: how to cite it, what it is, where to read it."""
+
+    id: int
+    dossiers: tuple[str, ...]  # as str(DossierRef): "26643", "36600-VII"
+    number: str | None
+    kind: str | None
+    date: Day | None
+    subject: str | None
+    document_nummer: str | None
+    ob_identifier: str | None
+    tk_url: str | None
+    ob_html_url: str | None
+    ob_pdf_url: str | None
+
+    @property
+    def citation(self) -> str | None:
+        return kamerstuk_citation(self.dossiers, self.number)
+
+
+_LISTED_COLUMNS = tuple(letters.c[f] for f in Listed._fields)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dossier_names(text: str) -> tuple[str, ...]:
+    return tuple(str(d) for d in _dossiers(text))
+
+
+def _ranked(watch_names: Sequence[str]) -> Subquery:
+    """(watch, letter id, rank) of each watch's letters, newest first (letter date, then first sighting).
+
+    The window runs over narrow rows; the caller joins ``letters`` for the few it keeps.
+    """
     rank = (
         func.row_number()
         .over(
@@ -265,16 +327,41 @@ def recent(conn: Connection, watch_names: Sequence[str], limit: int) -> dict[str
         )
         .label("rank")
     )
-    ranked = (
-        select(matches.c.watch.label("watch"), letters, rank)
+    return (
+        select(matches.c.watch.label("watch"), matches.c.letter_id.label("letter_id"), rank)
         .join(letters, matches.c.letter_id == letters.c.id)
         .where(matches.c.watch.in_(list(watch_names)), letters.c.deleted.is_(False))
         .subquery()
     )
-    rows = conn.execute(select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.watch, ranked.c.rank))
+
+
+def _recent_rows(
+    conn: Connection, watch_names: Sequence[str], limit: int, columns: Sequence[ColumnElement[Any]]
+) -> Iterable[Sequence[Any]]:
+    ranked = _ranked(watch_names)
+    return conn.execute(
+        select(ranked.c.watch, *columns)
+        .join(letters, letters.c.id == ranked.c.letter_id)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.watch, ranked.c.rank)
+    )
+
+
+def recent(conn: Connection, watch_names: Sequence[str], limit: int) -> dict[str, list[Letter]]:
+    """Each watch's letters, newest first (letter date, then first sighting), in one query."""
     out: dict[str, list[Letter]] = {name: [] for name in watch_names}
-    for row in rows:
-        out[row.watch].append(to_model(dict(row._mapping)))
+    if watch_names:
+        for row in _recent_rows(conn, watch_names, limit, _MODEL_COLUMNS):
+            out[row[0]].append(_letter(*row[1:]))
+    return out
+
+
+def recent_listed(conn: Connection, watch_names: Sequence[str], limit: int) -> dict[str, list[Listed]]:
+    """What :func:`recent` finds, as :class:`Listed` rows: for ``list``, which prints thousands of them."""
+    out: dict[str, list[Listed]] = {name: [] for name in watch_names}
+    if watch_names:
+        for row in _recent_rows(conn, watch_names, limit, _LISTED_COLUMNS):
+            out[row[0]].append(Listed(row[1], _dossier_names(row[2]) if row[2] else (), *row[3:]))
     return out
 
 

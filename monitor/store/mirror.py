@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, delete, select
 
 from ..models import DossierRef, TkDocument, TkDossier, TkZaak
-from .db import upsert
+from .db import insert_many, rows_where_in, upsert
 from .schema import sru_records, tk_document_refs, tk_documents, tk_dossiers, tk_zaken
 
 E = TypeVar("E", TkDocument, TkZaak, TkDossier)
@@ -36,7 +36,7 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v for v in (value or "").split(",") if v)
 
 
-def upsert_dossiers(conn: Connection, items: Sequence[TkDossier]) -> None:
+def _write_dossiers(conn: Connection, items: Sequence[TkDossier]) -> None:
     rows = [
         {"guid": d.guid, "nummer": d.nummer, "toevoeging": d.toevoeging, "titel": d.titel, "deleted": d.deleted}
         for d in _latest(items)
@@ -44,7 +44,7 @@ def upsert_dossiers(conn: Connection, items: Sequence[TkDossier]) -> None:
     upsert(conn, tk_dossiers, rows, ["guid"])
 
 
-def upsert_zaken(conn: Connection, items: Sequence[TkZaak]) -> None:
+def _write_zaken(conn: Connection, items: Sequence[TkZaak]) -> None:
     rows = [
         {
             "guid": z.guid,
@@ -63,32 +63,81 @@ def _latest(items: Sequence[E]) -> list[E]:
     return list({item.guid: item for item in items}.values())
 
 
-def dossiers(conn: Connection, guids: Iterable[str]) -> dict[str, KnownDossier]:
-    wanted = list(set(guids))
-    out: dict[str, KnownDossier] = {}
-    for chunk in _chunks(wanted):
-        rows = conn.execute(
-            select(tk_dossiers.c.guid, tk_dossiers.c.nummer, tk_dossiers.c.toevoeging, tk_dossiers.c.titel).where(
-                tk_dossiers.c.guid.in_(chunk), tk_dossiers.c.deleted.is_(False), tk_dossiers.c.nummer.is_not(None)
-            )
-        )
-        for guid, nummer, toevoeging, titel in rows:
-            out[guid] = KnownDossier(DossierRef(nummer, toevoeging or None), titel)
-    return out
+def _known_dossier(nummer: int | None, toevoeging: str | None, titel: str | None, deleted: bool) -> KnownDossier | None:
+    """What resolving a document needs of a dossier; None when it cannot place one (deleted, no number)."""
+    if deleted or nummer is None:
+        return None
+    return KnownDossier(DossierRef(nummer, toevoeging or None), titel)
 
 
-def zaken(conn: Connection, guids: Iterable[str]) -> dict[str, KnownZaak]:
-    wanted = list(set(guids))
-    out: dict[str, KnownZaak] = {}
-    for chunk in _chunks(wanted):
-        rows = conn.execute(
-            select(tk_zaken.c.guid, tk_zaken.c.nummer, tk_zaken.c.soort, tk_zaken.c.dossier_guids).where(
-                tk_zaken.c.guid.in_(chunk), tk_zaken.c.deleted.is_(False)
-            )
-        )
-        for guid, nummer, soort, dossier_guids in rows:
-            out[guid] = KnownZaak(nummer, soort, _split(dossier_guids))
-    return out
+class Related:
+    """The zaken and dossiers one poll has read or written, so each is read from the store once.
+
+    A catch-up resolves tens of thousands of documents to their dossiers: the same ~1,500
+    dossiers over and over, and zaken that the same poll has just stored from the Zaak
+    feed.  Every write of those two tables during the poll goes through here
+    (:meth:`upsert_zaken`, :meth:`upsert_dossiers`), so what is remembered stays what the
+    store holds; the lease makes this poll the only writer of the source.  A new instance
+    is made for each poll.
+    """
+
+    def __init__(self) -> None:
+        # guid → state; None: in the mirror but deleted (or a dossier without a number yet).
+        self._zaken: dict[str, KnownZaak | None] = {}
+        self._dossiers: dict[str, KnownDossier | None] = {}
+        self._absent_zaken: set[str] = set()  # looked up: not in the mirror
+        self._absent_dossiers: set[str] = set()
+
+    def upsert_dossiers(self, conn: Connection, items: Sequence[TkDossier]) -> None:
+        latest = _latest(items)
+        _write_dossiers(conn, latest)
+        for d in latest:
+            self._dossiers[d.guid] = _known_dossier(d.nummer, d.toevoeging, d.titel, d.deleted)
+            self._absent_dossiers.discard(d.guid)
+
+    def upsert_zaken(self, conn: Connection, items: Sequence[TkZaak]) -> None:
+        latest = _latest(items)
+        _write_zaken(conn, latest)
+        for z in latest:
+            self._zaken[z.guid] = None if z.deleted else KnownZaak(z.nummer, z.soort, z.dossier_guids)
+            self._absent_zaken.discard(z.guid)
+
+    def zaken(self, conn: Connection, guids: Iterable[str]) -> dict[str, KnownZaak]:
+        """The zaken among ``guids`` that the mirror holds and that are not deleted."""
+        wanted = set(guids)
+        self._load_zaken(conn, wanted)
+        return {g: z for g in wanted if (z := self._zaken.get(g)) is not None}
+
+    def dossiers(self, conn: Connection, guids: Iterable[str]) -> dict[str, KnownDossier]:
+        """The dossiers among ``guids`` that the mirror holds with a number and not deleted."""
+        wanted = set(guids)
+        self._load_dossiers(conn, wanted)
+        return {g: d for g in wanted if (d := self._dossiers.get(g)) is not None}
+
+    def unknown_zaken(self, conn: Connection, guids: Iterable[str]) -> list[str]:
+        """Which of these zaak GUIDs the mirror has never seen (in first-seen order)."""
+        wanted = list(dict.fromkeys(guids))
+        self._load_zaken(conn, set(wanted))
+        return [g for g in wanted if g in self._absent_zaken]
+
+    def unknown_dossiers(self, conn: Connection, guids: Iterable[str]) -> list[str]:
+        wanted = list(dict.fromkeys(guids))
+        self._load_dossiers(conn, set(wanted))
+        return [g for g in wanted if g in self._absent_dossiers]
+
+    def _load_zaken(self, conn: Connection, guids: set[str]) -> None:
+        missing = [g for g in guids if g not in self._zaken and g not in self._absent_zaken]
+        columns = ("guid", "nummer", "soort", "dossier_guids", "deleted")
+        for guid, nummer, soort, dossier_guids, deleted in rows_where_in(conn, tk_zaken, columns, "guid", missing):
+            self._zaken[guid] = None if deleted else KnownZaak(nummer, soort, _split(dossier_guids))
+        self._absent_zaken.update(g for g in missing if g not in self._zaken)
+
+    def _load_dossiers(self, conn: Connection, guids: set[str]) -> None:
+        missing = [g for g in guids if g not in self._dossiers and g not in self._absent_dossiers]
+        columns = ("guid", "nummer", "toevoeging", "titel", "deleted")
+        for guid, nummer, toevoeging, titel, deleted in rows_where_in(conn, tk_dossiers, columns, "guid", missing):
+            self._dossiers[guid] = _known_dossier(nummer, toevoeging, titel, bool(deleted))
+        self._absent_dossiers.update(g for g in missing if g not in self._dossiers)
 
 
 def upsert_documents(conn: Connection, docs: Sequence[TkDocument], letter_ids: dict[str, int]) -> None:
@@ -122,47 +171,27 @@ def upsert_documents(conn: Connection, docs: Sequence[TkDocument], letter_ids: d
         for ref in dict.fromkeys(group)
     ]
     if refs:
-        conn.execute(tk_document_refs.insert(), refs)
+        insert_many(conn, tk_document_refs, refs)
 
 
 def documents_referencing(conn: Connection, ref_guids: Iterable[str]) -> dict[str, int]:
     """Documents (guid → letter id) that reference any of the given zaak/dossier GUIDs."""
-    out: dict[str, int] = {}
-    for chunk in _chunks(list(set(ref_guids))):
-        rows = conn.execute(
-            select(tk_documents.c.guid, tk_documents.c.letter_id)
-            .join(tk_document_refs, tk_document_refs.c.doc_guid == tk_documents.c.guid)
-            .where(tk_document_refs.c.ref_guid.in_(chunk), tk_documents.c.deleted.is_(False))
-        )
-        for guid, letter_id in rows:
-            if letter_id is not None:
-                out[guid] = letter_id
-    return out
+    # Two indexed lookups rather than a join: during a catch-up almost every changed zaak
+    # is referenced by no stored document yet, and the first lookup then ends it.
+    docs = {doc for (doc,) in rows_where_in(conn, tk_document_refs, ("doc_guid",), "ref_guid", list(set(ref_guids)))}
+    rows = rows_where_in(conn, tk_documents, ("guid", "letter_id", "deleted"), "guid", list(docs))
+    return {guid: letter_id for guid, letter_id, deleted in rows if letter_id is not None and not deleted}
 
 
 def document_refs(conn: Connection, doc_guids: Iterable[str]) -> dict[str, tuple[list[str], list[str]]]:
     """doc guid → (dossier guids, zaak guids) as last stored."""
     out: dict[str, tuple[list[str], list[str]]] = {}
-    for chunk in _chunks(list(set(doc_guids))):
-        rows = conn.execute(
-            select(tk_document_refs.c.doc_guid, tk_document_refs.c.ref_guid, tk_document_refs.c.kind).where(
-                tk_document_refs.c.doc_guid.in_(chunk)
-            )
-        )
-        for doc, ref, kind in rows:
-            entry = out.setdefault(doc, ([], []))
-            (entry[0] if kind == "dossier" else entry[1]).append(ref)
+    for doc, ref, kind in rows_where_in(
+        conn, tk_document_refs, ("doc_guid", "ref_guid", "kind"), "doc_guid", list(set(doc_guids))
+    ):
+        entry = out.setdefault(doc, ([], []))
+        (entry[0] if kind == "dossier" else entry[1]).append(ref)
     return out
-
-
-def unknown_refs(conn: Connection, guids: Iterable[str], kind: str) -> list[str]:
-    """Which of these dossier/zaak GUIDs the mirror has never seen."""
-    table = tk_dossiers if kind == "dossier" else tk_zaken
-    wanted = list(set(guids))
-    known: set[str] = set()
-    for chunk in _chunks(wanted):
-        known.update(conn.execute(select(table.c.guid).where(table.c.guid.in_(chunk))).scalars())
-    return [g for g in wanted if g not in known]
 
 
 def sru_versions(conn: Connection, identifiers: Iterable[str]) -> dict[str, str]:
