@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -71,9 +71,30 @@ class Deliverer:
                 )
             if not claimed:
                 break
-            for unit in self._group(claimed):
+            for unit in self._in_turn(self._group(claimed)):
                 self._deliver(unit, result)
         return result
+
+    def _in_turn(self, units: list[list[Delivery]]) -> Iterator[list[Delivery]]:
+        """Messages oldest first, except that one whose channel must still wait lets ready channels go first.
+
+        A Slack webhook takes about one message a second; without this, the wait for it
+        held back every e-mail queued behind it.  Within one channel the order is kept (its
+        messages all wait alike, and the oldest ready one is taken).
+        """
+        pending = list(units)
+        while pending:
+            waits = [self._wait(unit) for unit in pending]
+            ready = next((i for i, wait in enumerate(waits) if wait <= 0), None)
+            yield pending.pop(ready if ready is not None else waits.index(min(waits)))
+
+    def _wait(self, unit: list[Delivery]) -> float:
+        """Seconds until this message's channel may send again (0 or less: now)."""
+        channel = self.channels.get(unit[0].channel)
+        last = self._last_send.get(unit[0].channel)
+        if channel is None or last is None or channel.min_interval <= 0:
+            return 0.0
+        return channel.min_interval - (time.monotonic() - last)
 
     def _group(self, rows: Sequence[Delivery]) -> list[list[Delivery]]:
         """Rows → messages.
@@ -121,12 +142,10 @@ class Deliverer:
         watches = tuple(dict.fromkeys(r.watch for r in unit if r.watch))
         return Alert("new", tuple(letters), reasons, watches, delivery_id=first.id, created_at=first.created_at)
 
-    def _pace(self, channel: Channel) -> None:
-        last = self._last_send.get(channel.name)
-        if last is not None and channel.min_interval > 0:
-            wait = channel.min_interval - (time.monotonic() - last)
-            if wait > 0:
-                time.sleep(wait)
+    def _pace(self, unit: list[Delivery]) -> None:
+        wait = self._wait(unit)
+        if wait > 0:
+            time.sleep(wait)
 
     def _deliver(self, unit: list[Delivery], result: DrainResult) -> None:
         first = unit[0]
@@ -136,7 +155,7 @@ class Deliverer:
             if channel is None:
                 raise DeliveryError(f"no channel named {first.channel!r} in the configuration", permanent=True)
             alert = self._alert(unit)
-            self._pace(channel)
+            self._pace(unit)
             try:
                 channel.send(alert, first.target)
             finally:
