@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import sys
 import time
 import tracemalloc
@@ -26,6 +27,7 @@ from sqlalchemy import func, select
 
 from bench.common import FetchTap, diff, open_fds, peak_rss_mb, rss_mb
 from monitor import srupoll
+from monitor.context import freeze_startup_heap
 from monitor.poll import poll_source, prepare_watches
 from monitor.store import ops, schema
 from tests.harness import Harness, settings_for
@@ -52,19 +54,22 @@ class Worker:
             extra=msg.get("extra"),
         )
         self.h = Harness(settings)
+        freeze_startup_heap()  # as the service does once it is set up
         self.tap = FetchTap(self.h.ctx.fetcher)
         return {"rss_mb": rss_mb(), "fds": open_fds()}
 
     def _measure(self, fn: Any) -> dict[str, Any]:
         assert self.tap is not None
         before = self.tap.snapshot()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, r0 = time.perf_counter(), time.process_time(), os.times()
         fn()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        wall, cpu, r1 = time.perf_counter() - t0, time.process_time() - c0, os.times()
         after = self.tap.snapshot()
         return {
             "wall": wall,
             "cpu": cpu,
+            "cpu_user": r1.user - r0.user,
+            "cpu_system": r1.system - r0.system,
             "syncfeed": diff(after, before, "syncfeed"),
             "sru": diff(after, before, "sru"),
         }

@@ -7,6 +7,7 @@ that share a channel is queued for that channel once.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -50,6 +51,18 @@ def owner_is_dead(owner: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def freeze_startup_heap() -> None:
+    """Keep what start-up built out of every later garbage collection.
+
+    The configuration (a thousand watches), SQLAlchemy's compiled statements and the
+    templates live as long as the process; without this, each full collection walks them
+    all again, which cost about a tenth of a catch-up's CPU time (bench §2).  Called once the
+    service is set up; the garbage of start-up itself is collected first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _utcnow() -> datetime:

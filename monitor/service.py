@@ -21,7 +21,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .context import Context
+from .context import Context, freeze_startup_heap
 from .deliver import Deliverer
 from .poll import announce_watches, deliver, enabled_sources, poll_source, prepare_watches
 from .store import outbox as outbox_store
@@ -104,6 +104,7 @@ class Service:
         logger.info(
             "kamermonitor running: %s; %d watch(es); database %s", schedule, len(self.ctx.settings.watches), database
         )
+        freeze_startup_heap()
         self.scheduler.start()
         # The signal handler only stops the scheduling; the step in progress finishes here,
         # before the database and HTTP client are closed underneath it.

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "syncfeed"
 # At most this many pages (of 250 entries) are read ahead and stored in one transaction.
-PAGES_PER_TRANSACTION = 8
+PAGES_PER_TRANSACTION = 4
 
 
 @dataclass(slots=True)
