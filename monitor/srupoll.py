@@ -72,7 +72,6 @@ def poll(ctx: Context) -> SruPollResult:
         client = SruClient(ctx.fetcher, cfg.base_url, source=SOURCE, page_size=1000)
     wanted = set(dossiers)
     keep_all = any(w.keywords for w in ctx.settings.watches) or not scoped
-    _check_liveness(ctx, dossiers)
     complete = True
     for page in client.search(query, max_pages=cfg.max_pages_per_poll):
         result.requests += 1
@@ -84,6 +83,8 @@ def poll(ctx: Context) -> SruPollResult:
             ops.set_cursor(conn, "sru:since", today.isoformat(), ctx.now())
     else:
         logger.info("sru: page limit reached; the same window is asked again next poll")
+    # After the window: a probe that fails must not hold back the letters of this poll.
+    _check_liveness(ctx, dossiers)
     return result
 
 
@@ -98,7 +99,6 @@ def _check_liveness(ctx: Context, dossiers: list[DossierRef]) -> None:
         last = ops.get_cursor(conn, "sru:liveness")
         if last and now - datetime.fromisoformat(last) < LIVENESS_EVERY:
             return
-        ops.set_cursor(conn, "sru:liveness", now.isoformat(), now)
         on_record = letter_store.published_counts(conn, dossiers)
     probe = SruClient(ctx.fetcher, ctx.settings.sru.base_url, source=SOURCE, page_size=1)
     candidates = [d for d in dossiers if on_record.get(str(d))]
@@ -117,6 +117,9 @@ def _check_liveness(ctx: Context, dossiers: list[DossierRef]) -> None:
                 )  # fmt: skip
             else:
                 operator.clear_condition(ctx, conn, key, f"sru returns records for dossier {dossier} again")
+    # Only now: a probe that failed (SourceError) is tried again next poll, not a day later.
+    with ctx.engine.begin() as conn:
+        ops.set_cursor(conn, "sru:liveness", now.isoformat(), now)
 
 
 def _backfill(ctx: Context, client: SruClient, dossier: DossierRef, result: SruPollResult) -> None:

@@ -250,3 +250,27 @@ def test_page_limit_leaves_the_rest_for_the_next_poll(tk: TkFeedServer, sru: Sru
     assert len(h.deliveries()) == 6
     h.cycle()
     assert len(h.deliveries()) == 10
+
+
+def test_sru_no_longer_returning_a_dossier_is_announced_even_when_the_poll_before_failed(
+    tk: TkFeedServer, sru: SruServer, database: str
+) -> None:
+    """The daily liveness probe runs after the window and counts as done only once it has run."""
+    clock = Clock(MONDAY_10H)
+    for n in (1336, 1384):
+        sru.add_record(f"kst-26643-{n}", date=date(2025, 5, 13), modified=date(2025, 5, 13))
+    h = make(tk, sru, database, clock)
+    h.cycle()  # first start: the two publications are recorded silently; the probe finds them
+    assert not [t for t in operator_texts(h) if "returns no records" in t]
+    for n in (1336, 1384):  # the search silently stops returning the dossier
+        sru.remove_record(f"kst-26643-{n}")
+    clock.advance(hours=25)
+    sru.fail_next(1, "500")  # this poll's window query fails, so its probe never runs
+    assert h.cycle().ok["sru"] is False
+    clock.advance(minutes=10)
+    h.cycle()  # the probe, not done yet today, runs now
+    texts = [t for t in operator_texts(h) if "returns no records" in t]
+    assert len(texts) == 1 and "dossier 26643, which has 2 publications on record" in texts[0]
+    clock.advance(minutes=10)
+    h.cycle()  # once per condition, and not probed again the same day
+    assert len([t for t in operator_texts(h) if "returns no records" in t]) == 1
