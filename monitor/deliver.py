@@ -156,6 +156,8 @@ class Deliverer:
                 raise DeliveryError(f"no channel named {first.channel!r} in the configuration", permanent=True)
             alert = self._alert(unit)
             self._pace(unit)
+            if not self._still_ours(ids):
+                return
             try:
                 channel.send(alert, first.target)
             finally:
@@ -171,6 +173,16 @@ class Deliverer:
             outbox_store.mark_sent(conn, ids, self.ctx.owner, self.ctx.now())
         result.sent += len(ids)
         logger.debug("delivered %s via %s", ids, first.channel)
+
+    def _still_ours(self, ids: list[int]) -> bool:
+        with self.ctx.engine.begin() as conn:
+            ours = outbox_store.renew(
+                conn, ids, self.ctx.owner, self.ctx.now(), self.ctx.settings.delivery.lease_seconds
+            )
+        if not ours:
+            # Another instance took these rows over when our lease ran out; it sends them.
+            logger.info("deliveries %s were taken over by another instance; not sending them here", ids)
+        return ours
 
     def _failed(self, unit: list[Delivery], ids: list[int], exc: DeliveryError, result: DrainResult) -> None:
         cfg = self.ctx.settings.delivery

@@ -89,6 +89,21 @@ def _to_delivery(m: Any) -> Delivery:
     )  # fmt: skip
 
 
+def renew(conn: Connection, ids: Sequence[int], owner: str, now: datetime, lease: float) -> bool:
+    """Extend this owner's lease on rows about to be sent; False when any is no longer its own.
+
+    A drain claims many rows at once and sends them one by one (Slack at one a second), so
+    a lease can run out mid-drain; another instance may then have claimed a row (which
+    changes ``locked_by``).  Renewing just before sending keeps that row from going out twice.
+    """
+    res = conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(ids), outbox.c.locked_by == owner, outbox.c.status == "sending")
+        .values(locked_until=now + timedelta(seconds=lease))
+    )
+    return res.rowcount == len(set(ids))
+
+
 def mark_sent(conn: Connection, ids: Sequence[int], owner: str, now: datetime) -> None:
     conn.execute(
         update(outbox)
