@@ -74,21 +74,30 @@ def _db_size(db: Path) -> int:
 def run(workdir: Path, *, smoke: bool, artifacts: dict[str, Any]) -> Section:
     sec = Section("2", "Catch-up throughput")
     documents, watches = (300, 30) if smoke else (20_000, 1000)
-    r = drain(workdir, "catchup", documents=documents, watches=watches)
+    # The same poll's CPU time has varied by up to a third between back-to-back runs on this
+    # shared machine, so the full run drains the backlog three times (each on a fresh
+    # database and server) and reports the run with the median CPU time, with the range.
+    runs = [drain(workdir, f"catchup{i}", documents=documents, watches=watches) for i in range(1 if smoke else 3)]
+    runs.sort(key=lambda run: run["cpu"])
+    r = runs[len(runs) // 2]
     st = r["stats"]
-    rate = st.documents / r["wall"]
-    sec.check("Document entries per second (wall, through the local feed)", rate, "entries/s", 5000, below=False)
-    sec.check(
-        "Document entries per second of the monitor's CPU time", st.documents / r["cpu"], "entries/s", 5000,
-        below=False, note="what a source that answered instantly would allow",
-    )  # fmt: skip
+    for key, name, note in (
+        ("wall", "Document entries per second (wall, through the local feed)", ""),
+        ("cpu", "Document entries per second of the monitor's CPU time",
+         "what a source that answered instantly would allow"),
+    ):  # fmt: skip
+        if len(runs) > 1:
+            each = ", ".join(f"{st.documents / x[key]:,.0f}" for x in runs)
+            note = "; ".join(filter(None, (note, f"median run of {len(runs)} (by CPU time); all runs: {each}")))
+        sec.check(name, st.documents / r[key], "entries/s", 5000, below=False, note=note)
     sec.add(
         "All entries per second (Documents + Zaken, wall)", (st.documents + st.zaken) / r["wall"], "entries/s",
         note=f"{st.zaken:,} Zaak entries read in the same poll",
     )  # fmt: skip
     sec.add("Wall time of the poll", r["wall"], "s", digits=1)
     sec.add("CPU time of the poll (process time)", r["cpu"], "s", digits=1,
-            note=f"{r['cpu'] / st.documents * 1000:.2f} ms per document")  # fmt: skip
+            note=f"{r['cpu'] / st.documents * 1000:.2f} ms per document; user {r['cpu_user']:.1f} s, "
+            f"system {r['cpu_system']:.1f} s")  # fmt: skip
     sec.add("Resident memory before the poll", r["rss_before_mb"], "MB", digits=1)
     sec.add(
         "Peak resident memory (ru_maxrss)",
