@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 from .config import WatchConfig
 from .models import DossierRef, Letter
 from .store import letters as letter_store
+from .store.db import chunks
 
 logger = logging.getLogger(__name__)
 
@@ -294,8 +295,8 @@ def baseline(conn: Connection, watch: WatchConfig, now: datetime) -> int:
     already = {lid for w, lid in letter_store.matched(conn, ids) if w == watch.name}
     count = len(already)
     new_rows = []
-    for i in range(0, len(ids), 1000):
-        for row in letter_store.rows_by_id(conn, ids[i : i + 1000]).values():
+    for chunk in chunks(ids, 1000):  # a bounded number of letters in memory at a time
+        for row in letter_store.rows_by_id(conn, chunk).values():
             if row["id"] not in already and matcher.match(row):
                 new_rows.append({"watch": watch.name, "letter_id": row["id"], "matched_at": now, "silent": True})
     letter_store.add_matches(conn, new_rows)

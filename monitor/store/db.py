@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
@@ -99,7 +99,7 @@ def _driver_insert(
 ) -> tuple[str, tuple[Callable[[Any], Any] | None, ...]]:
     """INSERT (… ON CONFLICT (keys) DO UPDATE) with positional parameters, and each column's processor."""
     quote = dialect.identifier_preparer.quote
-    mark = "%s" if dialect.paramstyle in ("format", "pyformat") else "?"
+    mark = _placeholder(dialect)
     sql = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join(mark for _ in columns)})"
@@ -123,23 +123,35 @@ def rows_where_in(
     columns and truth tests only.
     """
     quote = conn.dialect.identifier_preparer.quote
-    mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    mark = _placeholder(conn.dialect)
     head = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table.name)} WHERE {quote(key)} IN "
     out: list[tuple[Any, ...]] = []
     # The driver's own cursor, on this transaction's connection: no Row objects to build.
     cursor = conn.connection.cursor()
     try:
-        for i in range(0, len(values), IN_CHUNK):
-            chunk = tuple(values[i : i + IN_CHUNK])
-            cursor.execute(head + f"({', '.join(mark for _ in chunk)})", chunk)
+        for chunk in chunks(values):
+            cursor.execute(head + f"({', '.join(mark for _ in chunk)})", tuple(chunk))
             out += cursor.fetchall()
     finally:
         cursor.close()
     return out
 
 
+def _placeholder(dialect: Dialect) -> str:
+    """The driver's positional parameter marker: ``%s`` for psycopg, ``?`` for sqlite3."""
+    return "%s" if dialect.paramstyle in ("format", "pyformat") else "?"
+
+
 # Values per IN list: well under SQLite's and PostgreSQL's parameter limits.
 IN_CHUNK = 500
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``, for IN lists and batched statements."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:

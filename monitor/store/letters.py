@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Connection, Row, Subquery, bindparam, func, select, update
 
 from ..models import Attachment, Day, DossierRef, Letter, kamerstuk_citation
-from .db import insert_many, rows_where_in
+from .db import chunks, insert_many, rows_where_in, upsert
 from .schema import letter_keys, letters, matches, sru_records, tk_documents, watches
 
 LETTER_FIELDS = (
@@ -34,9 +34,8 @@ def add_keys(conn: Connection, pairs: Sequence[tuple[str, int]]) -> None:
 
 def rows_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
-    wanted = list(set(ids))
-    for i in range(0, len(wanted), 500):
-        for row in conn.execute(select(letters).where(letters.c.id.in_(wanted[i : i + 500]))):
+    for chunk in chunks(list(set(ids))):
+        for row in conn.execute(select(letters).where(letters.c.id.in_(chunk))):
             out[row.id] = dict(row._mapping)
     return out
 
@@ -150,18 +149,13 @@ def watch_states(conn: Connection) -> dict[str, WatchState]:
 
 
 def set_watch(conn: Connection, name: str, fingerprint: str, at: datetime) -> None:
-    from .db import upsert
-
     upsert(conn, watches, [{"name": name, "fingerprint": fingerprint, "baselined_at": at}], ["name"])
 
 
 def matched(conn: Connection, letter_ids: Iterable[int]) -> set[tuple[str, int]]:
     out: set[tuple[str, int]] = set()
-    wanted = list(set(letter_ids))
-    for i in range(0, len(wanted), 500):
-        rows = conn.execute(
-            select(matches.c.watch, matches.c.letter_id).where(matches.c.letter_id.in_(wanted[i : i + 500]))
-        )
+    for chunk in chunks(list(set(letter_ids))):
+        rows = conn.execute(select(matches.c.watch, matches.c.letter_id).where(matches.c.letter_id.in_(chunk)))
         out.update((w, lid) for w, lid in rows)
     return out
 
@@ -178,11 +172,10 @@ def all_letter_ids(conn: Connection) -> list[int]:
 def alerted_watches(conn: Connection, letter_ids: Iterable[int]) -> dict[int, list[str]]:
     """letter id → watches that alerted it (not silently recorded)."""
     out: dict[int, list[str]] = {}
-    wanted = list(set(letter_ids))
-    for i in range(0, len(wanted), 500):
+    for chunk in chunks(list(set(letter_ids))):
         rows = conn.execute(
             select(matches.c.letter_id, matches.c.watch).where(
-                matches.c.letter_id.in_(wanted[i : i + 500]), matches.c.silent.is_(False)
+                matches.c.letter_id.in_(chunk), matches.c.silent.is_(False)
             )
         )
         for lid, watch in rows:

@@ -6,14 +6,14 @@ in :mod:`monitor.store.letters`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Table, delete, select
 
 from ..models import DossierRef, TkDocument, TkDossier, TkZaak
-from .db import insert_many, rows_where_in, upsert
+from .db import chunks, insert_many, rows_where_in, upsert
 from .schema import sru_records, tk_document_refs, tk_documents, tk_dossiers, tk_zaken
 
 E = TypeVar("E", TkDocument, TkZaak, TkDossier)
@@ -70,6 +70,47 @@ def _known_dossier(nummer: int | None, toevoeging: str | None, titel: str | None
     return KnownDossier(DossierRef(nummer, toevoeging or None), titel)
 
 
+def _known_zaak(
+    nummer: str | None, soort: str | None, dossier_guids: tuple[str, ...], deleted: bool
+) -> KnownZaak | None:
+    return None if deleted else KnownZaak(nummer, soort, dossier_guids)
+
+
+K = TypeVar("K", KnownZaak, KnownDossier)
+
+
+class _Remembered(Generic[K]):
+    """One mirror table as a poll knows it: each GUID's state, or that the table lacks it."""
+
+    def __init__(self, table: Table, columns: tuple[str, ...], from_row: Callable[..., K | None]) -> None:
+        self.table = table
+        self.columns = ("guid", *columns)
+        self.from_row: Callable[..., K | None] = from_row  # the columns' values → state
+        self.states: dict[str, K | None] = {}  # None: in the mirror but not usable (deleted, ...)
+        self.absent: set[str] = set()  # looked up: not in the mirror
+
+    def remember(self, guid: str, state: K | None) -> None:
+        self.states[guid] = state
+        self.absent.discard(guid)
+
+    def usable(self, conn: Connection, guids: Iterable[str]) -> dict[str, K]:
+        wanted = set(guids)
+        self._load(conn, wanted)
+        return {g: state for g in wanted if (state := self.states.get(g)) is not None}
+
+    def unknown(self, conn: Connection, guids: Iterable[str]) -> list[str]:
+        """Which of these GUIDs the mirror has never seen (in first-seen order)."""
+        wanted = list(dict.fromkeys(guids))
+        self._load(conn, set(wanted))
+        return [g for g in wanted if g in self.absent]
+
+    def _load(self, conn: Connection, guids: set[str]) -> None:
+        missing = [g for g in guids if g not in self.states and g not in self.absent]
+        for guid, *values in rows_where_in(conn, self.table, self.columns, "guid", missing):
+            self.states[guid] = self.from_row(*values)
+        self.absent.update(g for g in missing if g not in self.states)
+
+
 class Related:
     """The zaken and dossiers one poll has read or written, so each is read from the store once.
 
@@ -82,62 +123,41 @@ class Related:
     """
 
     def __init__(self) -> None:
-        # guid → state; None: in the mirror but deleted (or a dossier without a number yet).
-        self._zaken: dict[str, KnownZaak | None] = {}
-        self._dossiers: dict[str, KnownDossier | None] = {}
-        self._absent_zaken: set[str] = set()  # looked up: not in the mirror
-        self._absent_dossiers: set[str] = set()
+        self._zaken = _Remembered(
+            tk_zaken, ("nummer", "soort", "dossier_guids", "deleted"),
+            lambda nummer, soort, dossier_guids, deleted: _known_zaak(nummer, soort, _split(dossier_guids), deleted),
+        )  # fmt: skip
+        self._dossiers = _Remembered(
+            tk_dossiers, ("nummer", "toevoeging", "titel", "deleted"),
+            lambda nummer, toevoeging, titel, deleted: _known_dossier(nummer, toevoeging, titel, bool(deleted)),
+        )  # fmt: skip
 
     def upsert_dossiers(self, conn: Connection, items: Sequence[TkDossier]) -> None:
         latest = _latest(items)
         _write_dossiers(conn, latest)
         for d in latest:
-            self._dossiers[d.guid] = _known_dossier(d.nummer, d.toevoeging, d.titel, d.deleted)
-            self._absent_dossiers.discard(d.guid)
+            self._dossiers.remember(d.guid, _known_dossier(d.nummer, d.toevoeging, d.titel, d.deleted))
 
     def upsert_zaken(self, conn: Connection, items: Sequence[TkZaak]) -> None:
         latest = _latest(items)
         _write_zaken(conn, latest)
         for z in latest:
-            self._zaken[z.guid] = None if z.deleted else KnownZaak(z.nummer, z.soort, z.dossier_guids)
-            self._absent_zaken.discard(z.guid)
+            self._zaken.remember(z.guid, _known_zaak(z.nummer, z.soort, z.dossier_guids, z.deleted))
 
     def zaken(self, conn: Connection, guids: Iterable[str]) -> dict[str, KnownZaak]:
         """The zaken among ``guids`` that the mirror holds and that are not deleted."""
-        wanted = set(guids)
-        self._load_zaken(conn, wanted)
-        return {g: z for g in wanted if (z := self._zaken.get(g)) is not None}
+        return self._zaken.usable(conn, guids)
 
     def dossiers(self, conn: Connection, guids: Iterable[str]) -> dict[str, KnownDossier]:
         """The dossiers among ``guids`` that the mirror holds with a number and not deleted."""
-        wanted = set(guids)
-        self._load_dossiers(conn, wanted)
-        return {g: d for g in wanted if (d := self._dossiers.get(g)) is not None}
+        return self._dossiers.usable(conn, guids)
 
     def unknown_zaken(self, conn: Connection, guids: Iterable[str]) -> list[str]:
         """Which of these zaak GUIDs the mirror has never seen (in first-seen order)."""
-        wanted = list(dict.fromkeys(guids))
-        self._load_zaken(conn, set(wanted))
-        return [g for g in wanted if g in self._absent_zaken]
+        return self._zaken.unknown(conn, guids)
 
     def unknown_dossiers(self, conn: Connection, guids: Iterable[str]) -> list[str]:
-        wanted = list(dict.fromkeys(guids))
-        self._load_dossiers(conn, set(wanted))
-        return [g for g in wanted if g in self._absent_dossiers]
-
-    def _load_zaken(self, conn: Connection, guids: set[str]) -> None:
-        missing = [g for g in guids if g not in self._zaken and g not in self._absent_zaken]
-        columns = ("guid", "nummer", "soort", "dossier_guids", "deleted")
-        for guid, nummer, soort, dossier_guids, deleted in rows_where_in(conn, tk_zaken, columns, "guid", missing):
-            self._zaken[guid] = None if deleted else KnownZaak(nummer, soort, _split(dossier_guids))
-        self._absent_zaken.update(g for g in missing if g not in self._zaken)
-
-    def _load_dossiers(self, conn: Connection, guids: set[str]) -> None:
-        missing = [g for g in guids if g not in self._dossiers and g not in self._absent_dossiers]
-        columns = ("guid", "nummer", "toevoeging", "titel", "deleted")
-        for guid, nummer, toevoeging, titel, deleted in rows_where_in(conn, tk_dossiers, columns, "guid", missing):
-            self._dossiers[guid] = _known_dossier(nummer, toevoeging, titel, bool(deleted))
-        self._absent_dossiers.update(g for g in missing if g not in self._dossiers)
+        return self._dossiers.unknown(conn, guids)
 
 
 def upsert_documents(conn: Connection, docs: Sequence[TkDocument], letter_ids: dict[str, int]) -> None:
@@ -161,7 +181,7 @@ def upsert_documents(conn: Connection, docs: Sequence[TkDocument], letter_ids: d
     ]
     upsert(conn, tk_documents, rows, ["guid"])
     guids = [d.guid for d in latest]
-    for chunk in _chunks(guids):
+    for chunk in chunks(guids):
         conn.execute(delete(tk_document_refs).where(tk_document_refs.c.doc_guid.in_(chunk)))
     refs = [
         {"doc_guid": d.guid, "ref_guid": ref, "kind": kind}
@@ -196,7 +216,7 @@ def document_refs(conn: Connection, doc_guids: Iterable[str]) -> dict[str, tuple
 
 def sru_versions(conn: Connection, identifiers: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for chunk in _chunks(list(set(identifiers))):
+    for chunk in chunks(list(set(identifiers))):
         rows = conn.execute(
             select(sru_records.c.identifier, sru_records.c.version).where(sru_records.c.identifier.in_(chunk))
         )
@@ -206,8 +226,3 @@ def sru_versions(conn: Connection, identifiers: Iterable[str]) -> dict[str, str]
 
 def upsert_sru(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
     upsert(conn, sru_records, rows, ["identifier"])
-
-
-def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from .db import insert_ignore
+from .db import chunks, insert_ignore
 from .schema import outbox
 
 
@@ -51,10 +51,8 @@ def enqueue(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> 
 def statuses(conn: Connection, idem_keys: Sequence[str]) -> list[str | None]:
     """The status of each idempotency key's row (None when there is no such row), in order."""
     found: dict[str, str] = {}
-    for i in range(0, len(idem_keys), 500):
-        rows = conn.execute(
-            select(outbox.c.idem_key, outbox.c.status).where(outbox.c.idem_key.in_(idem_keys[i : i + 500]))
-        )
+    for chunk in chunks(idem_keys):
+        rows = conn.execute(select(outbox.c.idem_key, outbox.c.status).where(outbox.c.idem_key.in_(chunk)))
         found.update({k: st for k, st in rows})
     return [found.get(k) for k in idem_keys]
 
