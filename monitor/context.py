@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,6 +76,7 @@ class Context:
     engine: Engine
     fetcher: Fetcher
     now: Callable[[], datetime] = _utcnow
+    sleep: Callable[[float], None] = time.sleep  # with ``now``: a test's clock moves both
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     matcher: Matcher = field(init=False)
     baselines: dict[str, datetime] = field(default_factory=dict)
@@ -84,7 +86,9 @@ class Context:
         self.matcher = Matcher(self.settings.watches)
 
     @classmethod
-    def create(cls, settings: Settings, *, now: Callable[[], datetime] = _utcnow) -> Context:
+    def create(
+        cls, settings: Settings, *, now: Callable[[], datetime] = _utcnow, sleep: Callable[[float], None] = time.sleep
+    ) -> Context:
         h = settings.http
         http = HttpSettings(
             connect_timeout=h.connect_timeout,
@@ -93,7 +97,7 @@ class Context:
             pause_seconds=h.pause_seconds,
             **({"user_agent": h.user_agent} if h.user_agent else {}),
         )
-        return cls(settings, open_engine(settings.database), Fetcher(make_client(http), http), now=now)
+        return cls(settings, open_engine(settings.database), Fetcher(make_client(http), http), now=now, sleep=sleep)
 
     @property
     def tz(self) -> ZoneInfo:

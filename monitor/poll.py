@@ -3,7 +3,7 @@
 This is the only module that knows the order of the pipeline (fetch → detect → record →
 notify).  A failing source is logged in one line, counted, and never stops the other
 source or the deliveries; a source that asked us to back off (``Retry-After``) is
-skipped until then.  A lease per source keeps two instances sharing one PostgreSQL
+skipped until then, unless that moment is only seconds away: then the poll waits for it.  A lease per source keeps two instances sharing one PostgreSQL
 database from polling the same source at once.
 """
 
@@ -23,6 +23,10 @@ from .store import letters as letter_store
 from .store import ops
 
 logger = logging.getLogger(__name__)
+
+# A source's ``Retry-After`` window that ends within this many seconds is waited out by the
+# poll that finds it still open; a longer one skips the source until a later poll.
+SHORT_RETRY_AFTER_SECONDS = 3.0
 
 
 class PollResult(Protocol):
@@ -88,11 +92,20 @@ def poll_source(ctx: Context, name: str) -> bool:
     now = ctx.now()
     cfg = getattr(ctx.settings, name)
     lease = f"poll:{name}"
-    with ctx.engine.begin() as conn:
-        health = ops.health(conn, name)
-        if health.not_before is not None and health.not_before > now:
-            logger.info("%s: skipped, the source asked to wait until %s", name, health.not_before.isoformat())
+    with ctx.engine.connect() as conn:
+        not_before = ops.health(conn, name).not_before
+    if not_before is not None and not_before > now:
+        wait = (not_before - now).total_seconds()
+        if wait > SHORT_RETRY_AFTER_SECONDS:
+            logger.info("%s: skipped, the source asked to wait until %s", name, not_before.isoformat())
             return False
+        # A run that comes a moment too early (``poll --once`` runs follow each other in
+        # well under a second) waits out the rest instead of dropping the source: the
+        # letters it has now are then alerted by this run, not by one minutes later.
+        logger.info("%s: waiting %.1fs, as the source asked", name, wait)
+        ctx.sleep(wait)
+        now = ctx.now()
+    with ctx.engine.begin() as conn:
         if not ops.acquire_lease(conn, lease, ctx.owner, now, max(300.0, cfg.interval_seconds * 3), owner_is_dead):
             logger.info("%s: skipped, another instance is polling it", name)
             return True

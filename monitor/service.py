@@ -70,6 +70,9 @@ class Service:
                 deliver(self.ctx, self.deliverer)
                 with self._lock:
                     if not self._again:
+                        # Under the same lock as the check: a poll that finishes right now
+                        # either set _again in time or sees no drain and starts one.
+                        self._delivering = False
                         return
                     self._again = False
         finally:

@@ -69,6 +69,10 @@ class Clock:
     def advance(self, **kw: float) -> None:
         self.now += timedelta(**kw)
 
+    def sleep(self, seconds: float) -> None:
+        """Context(sleep=...): waiting moves this clock instead of the test."""
+        self.advance(seconds=seconds)
+
 
 class Harness:
     def __init__(self, settings: Settings, now: Callable[[], datetime] | None = None) -> None:
@@ -78,7 +82,8 @@ class Harness:
         self._open()
 
     def _open(self) -> None:
-        self.ctx = Context.create(self.settings, now=self.now)
+        sleep = self.now.sleep if isinstance(self.now, Clock) else None
+        self.ctx = Context.create(self.settings, now=self.now, **({"sleep": sleep} if sleep else {}))
         self.channels = build_channels(self.settings, stream=self.output)
         self.deliverer = Deliverer(self.ctx, self.channels)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -134,6 +134,34 @@ def test_retry_after_from_a_source_is_honoured(tk: TkFeedServer, sru: SruServer,
     clock.advance(seconds=5)
     h.cycle()
     assert len(tk.requests) == before + 1
+
+
+def test_letter_after_a_short_retry_after_is_alerted_by_the_next_poll(
+    tk: TkFeedServer, sru: SruServer, database: str
+) -> None:
+    """500, then 503 with ``Retry-After: 1``, then recovered with a new letter.
+
+    ``poll --once`` runs follow each other in well under a second, so the next one starts
+    while the source's window is still open; it must wait the rest of that second and
+    poll, not drop the source until a later run.
+    """
+    clock = Clock(MONDAY_10H)
+    h = make(tk, sru, database, clock)
+    h.cycle()
+    tk.fail_next(1, "500")
+    clock.advance(seconds=1)
+    assert not h.cycle().ok["syncfeed"]
+    tk.retry_after = "1"
+    tk.fail_next(1, "503")
+    clock.advance(seconds=1)
+    assert not h.cycle().ok["syncfeed"]
+    failed_at, before = clock.now, len(tk.requests)
+    letter(tk, 1)  # the source is back, with a letter linked to dossier 26643
+    clock.advance(seconds=0.4)  # the next run starts inside the window
+    result = h.cycle()
+    assert result.ok["syncfeed"]
+    assert [r["status"] for r in h.deliveries()] == ["sent"]
+    assert len(tk.requests) > before and clock.now >= failed_at + timedelta(seconds=1)  # the window was honoured
 
 
 def test_stale_syncfeed_is_announced_once_during_working_hours(tk: TkFeedServer, sru: SruServer, database: str) -> None:

@@ -87,6 +87,7 @@ class TkFeedServer:
         self.page_size = page_size
         self.token_step = token_step  # > 1 leaves holes, like pruning does on the real feed
         self.hang_seconds = hang_seconds
+        self.retry_after = "7"  # the Retry-After header of a "503" fault
         self.endless_limit = endless_limit
         self.requests: list[str] = []
         self.bytes_sent = 0
@@ -304,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(code, body, ctype)
         elif fault in _SIMPLE_FAULTS:
             code, ctype, body = _SIMPLE_FAULTS[fault]
-            self._send(code, body, ctype, **({"Retry_After": "7"} if fault == "503" else {}))
+            self._send(code, body, ctype, **({"Retry_After": tk.retry_after} if fault == "503" else {}))
         elif fault == "truncated":  # a complete response whose XML stops mid-element
             self._send(200, body[: len(body) * 2 // 3], ctype)
         elif fault == "hang":
