@@ -3,8 +3,9 @@
 This is the only module that knows the order of the pipeline (fetch → detect → record →
 notify).  A failing source is logged in one line, counted, and never stops the other
 source or the deliveries; a source that asked us to back off (``Retry-After``) is
-skipped until then, unless that moment is only seconds away: then the poll waits for it.  A lease per source keeps two instances sharing one PostgreSQL
-database from polling the same source at once.
+skipped until then, unless that moment is only seconds away: then the poll waits for
+it.  A lease per source keeps two instances sharing one PostgreSQL database from
+polling the same source at once.
 """
 
 from __future__ import annotations
