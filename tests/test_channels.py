@@ -13,21 +13,25 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from monitor.config import parse
 from monitor.models import Alert, DossierRef, Letter
 from monitor.notify.base import DeliveryError
 from monitor.notify.console import ConsoleChannel
 from monitor.notify.email import EmailChannel
+from monitor.notify.registry import build_channels
 from monitor.notify.render import Renderer
 from monitor.notify.slack import SlackChannel
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer, free_port, make_self_signed_cert
+from tests.harness import settings_for
 
 AI_FABRIEK = Letter(
     id=1,
@@ -178,11 +182,11 @@ def test_email_is_multipart_alternative_with_utf8_dutch_text(smtp: SmtpServer) -
     assert msg["To"] == "beleid@example.org"
     assert email.utils.parsedate_to_datetime(msg["Date"]) is not None
     assert msg["Message-ID"] == channel.message_id(alert, "beleid@example.org")
-    assert re.fullmatch(r"<kamermonitor\.42\.[0-9a-f]{8}@kamermonitor\.invalid>", msg["Message-ID"])
+    assert re.fullmatch(r"<kamermonitor\.42\.[0-9a-f]{8}@monitor\.example>", msg["Message-ID"])
     assert msg["Message-ID"] != channel.message_id(alert, "ops@example.org")
     assert msg["Auto-Submitted"] == "auto-generated"
-    assert msg["In-Reply-To"] == msg["References"] == "<dossier-26643@kamermonitor.invalid>"
-    assert msg["List-Id"] == "Kamermonitor <beleid.kamermonitor.invalid>"
+    assert msg["In-Reply-To"] == msg["References"] == "<dossier-26643@monitor.example>"
+    assert msg["List-Id"] == "Kamermonitor <beleid.monitor.example>"
     assert msg["List-Unsubscribe"] == "<mailto:unsubscribe@monitor.example>"
 
     assert msg.get_content_type() == "multipart/alternative"
@@ -221,6 +225,49 @@ def test_email_message_id_is_stable_per_delivery_and_random_without_one() -> Non
     assert a != b and a.endswith("@monitor.example>")
 
 
+def test_email_message_ids_default_to_the_sender_address_domain() -> None:
+    def channel(sender: str) -> EmailChannel:
+        return EmailChannel(
+            "x", host="h", port=25, security="none", username=None, password=None,
+            sender=sender, recipients=("c@d.example",),
+        )  # fmt: skip
+
+    msg = channel("Kamermonitor <alerts@Example.ORG>").build_message(new_alert(), "c@d.example")
+    assert msg["Message-ID"].endswith("@example.org>")
+    assert msg["References"] == "<dossier-26643@example.org>"
+    assert msg["List-Id"] == "Kamermonitor <x.example.org>"
+    assert channel("alerts").message_id_domain == "kamermonitor.invalid"  # no domain to borrow
+
+
+def test_email_date_header_is_in_the_configured_time_zone_not_the_machines(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # the machine's zone (+09:00) must not leak into the mail
+    time.tzset()
+    try:
+        summer = datetime(2025, 6, 27, 14, 30, tzinfo=UTC)
+        channel = EmailChannel(
+            "x", host="h", port=25, security="none", username=None, password=None,
+            sender="a@b.example", recipients=("c@d.example",), clock=lambda: summer,
+        )  # fmt: skip
+        assert channel.build_message(new_alert(), "c@d.example")["Date"] == "Fri, 27 Jun 2025 16:30:00 +0200"
+        winter = dataclasses.replace(
+            settings_for(f"sqlite:///{tmp_path / 'x.db'}", extra={"monitor": {"timezone": "Europe/Amsterdam"}}),
+            channels=parse({"channel": [{"name": "mail", "type": "email", "host": "h", "from": "a@b.example",
+                                         "to": ["c@d.example"]}]}).channels,
+        )  # fmt: skip
+        built = build_channels(winter)["mail"]
+        assert isinstance(built, EmailChannel)
+        date_header = built.build_message(new_alert(), "c@d.example")["Date"]
+        offset = email.utils.parsedate_to_datetime(date_header).utcoffset()
+        assert offset == datetime.now(ZoneInfo("Europe/Amsterdam")).utcoffset()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_email_threads_per_dossier_only_when_the_alert_has_one_dossier() -> None:
     channel = EmailChannel(
         "x", host="h", port=25, security="none", username=None, password=None,
@@ -228,14 +275,14 @@ def test_email_threads_per_dossier_only_when_the_alert_has_one_dossier() -> None
     )  # fmt: skip
     letters = digest_letters(4)
     same = channel.build_message(new_alert(letters[0], letters[2]), "c@d.example")
-    assert same["References"] == "<dossier-26643@kamermonitor.invalid>"
+    assert same["References"] == "<dossier-26643@b.example>"  # the sender's domain
     assert same["Subject"] == "[26643] 2 nieuwe brieven"
     mixed = channel.build_message(new_alert(*letters), "c@d.example")
     assert mixed["References"] is None and mixed["In-Reply-To"] is None
     assert mixed["Subject"] == "[kamermonitor] 4 nieuwe brieven in 2 dossiers"
     toevoeging = dataclasses.replace(AI_FABRIEK, dossiers=(DossierRef(36600, "VII"),))
     assert channel.build_message(new_alert(toevoeging), "c@d.example")["References"] == (
-        "<dossier-36600-VII@kamermonitor.invalid>"
+        "<dossier-36600-VII@b.example>"
     )
 
 
@@ -248,7 +295,7 @@ def test_email_followups_join_the_thread_of_the_first_alert(smtp: SmtpServer) ->
     for followup in (published, attachments):
         assert followup["In-Reply-To"] == followup["References"] == first["References"]
         assert followup["Message-ID"] != first["Message-ID"]
-    assert first["References"] == "<dossier-26643@kamermonitor.invalid>"
+    assert first["References"] == "<dossier-26643@monitor.example>"  # the sender's domain
     assert published["Subject"] == (
         "[26643] Gepubliceerd: Kamerstuk 26643, nr. 1384 — Indiening voorstel AI-fabriek Groningen"
     )

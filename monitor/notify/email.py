@@ -12,9 +12,12 @@ import base64
 import hashlib
 import re
 import ssl
+from collections.abc import Callable
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Literal, NoReturn
+from zoneinfo import ZoneInfo
 
 from ..models import Alert
 from .base import DeliveryError
@@ -33,6 +36,18 @@ _CRLF_RE = re.compile(r"[\r\n]")
 
 def _hash8(text: str) -> str:
     return hashlib.sha256(text.strip().lower().encode("utf-8")).hexdigest()[:8]
+
+
+def sender_domain(sender: str) -> str:
+    """The domain of the From address (``Kamermonitor <alerts@example.org>`` → example.org).
+
+    Message-IDs and the dossier thread roots use it when no ``message_id_domain`` is
+    configured: ids under the sender's own domain are what mail servers and spam filters
+    expect.  ``kamermonitor.invalid`` only when the address has no usable domain.
+    """
+    _, at, domain = parseaddr(sender)[1].rpartition("@")
+    domain = domain.strip().rstrip(".")
+    return domain.lower() if at and _DOMAIN_RE.fullmatch(domain) else "kamermonitor.invalid"
 
 
 def _reply_text(raw: bytes | str) -> str:
@@ -56,13 +71,16 @@ class EmailChannel:
         sender: str,
         recipients: tuple[str, ...],
         timeout: float = 30,
-        message_id_domain: str = "kamermonitor.invalid",
+        message_id_domain: str | None = None,
+        timezone: str = "Europe/Amsterdam",
+        clock: Callable[[], datetime] | None = None,
         list_unsubscribe: str | None = None,
         renderer: Renderer | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if security not in ("ssl", "starttls", "none"):
             raise ValueError(f"email channel {name!r}: security must be ssl, starttls or none, not {security!r}")
+        message_id_domain = message_id_domain or sender_domain(sender)
         if not _DOMAIN_RE.fullmatch(message_id_domain):
             raise ValueError(f"email channel {name!r}: not a domain for Message-IDs: {message_id_domain!r}")
         for value in (sender, *recipients, list_unsubscribe or ""):
@@ -79,6 +97,8 @@ class EmailChannel:
         self.targets = self.recipients
         self.timeout = timeout
         self.message_id_domain = message_id_domain
+        self.tz = ZoneInfo(timezone)  # the Date header's zone: the monitor's, not the machine's
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.list_unsubscribe = list_unsubscribe
         self._renderer = renderer
         self._ssl_context = ssl_context
@@ -108,7 +128,7 @@ class EmailChannel:
         msg["From"] = self.sender
         msg["To"] = target
         msg["Subject"] = r.email_subject(alert)
-        msg["Date"] = formatdate(localtime=True)
+        msg["Date"] = format_datetime(self._clock().astimezone(self.tz))
         msg["Message-ID"] = self.message_id(alert, target)
         dossier = thread_dossier(alert)
         if dossier is not None:

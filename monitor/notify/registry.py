@@ -37,7 +37,7 @@ class UnusableChannel:
         return f"{self.kind} (unusable: {self.reason})"
 
 
-def _email(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Channel:
+def _email(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
     o = cfg.options
     password = cfg.secret("password") if o.get("password_env") else None
     recipients = tuple(o.get("to", ()))
@@ -53,13 +53,14 @@ def _email(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Cha
         sender=str(o["from"]),
         recipients=recipients,
         timeout=float(o.get("timeout", 30.0)),
-        message_id_domain=str(o.get("message_id_domain", "kamermonitor.invalid")),
+        message_id_domain=str(o["message_id_domain"]) if o.get("message_id_domain") else None,
+        timezone=timezone,
         list_unsubscribe=o.get("list_unsubscribe"),
         renderer=renderer,
     )
 
 
-def _slack(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Channel:
+def _slack(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
     url = cfg.secret("webhook_url")
     if not url:
         var = cfg.options.get("webhook_url_env")
@@ -67,11 +68,12 @@ def _slack(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Cha
     return SlackChannel(cfg.name, webhook_url=url, timeout=float(cfg.options.get("timeout", 15.0)), renderer=renderer)
 
 
-def _console(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None) -> Channel:
+def _console(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
     return ConsoleChannel(cfg.name, stream=stream)
 
 
-CHANNEL_TYPES: dict[str, Callable[[ChannelConfig, Renderer, TextIO | None], Channel]] = {
+# (channel's config, renderer, console stream, the monitor's time zone) → channel
+CHANNEL_TYPES: dict[str, Callable[[ChannelConfig, Renderer, TextIO | None, str], Channel]] = {
     "console": _console,
     "email": _email,
     "slack": _slack,
@@ -80,4 +82,4 @@ CHANNEL_TYPES: dict[str, Callable[[ChannelConfig, Renderer, TextIO | None], Chan
 
 def build_channels(settings: Settings, *, stream: TextIO | None = None) -> dict[str, Channel]:
     renderer = Renderer(Path(settings.template_dir) if settings.template_dir else None)
-    return {c.name: CHANNEL_TYPES[c.type](c, renderer, stream) for c in settings.channels}
+    return {c.name: CHANNEL_TYPES[c.type](c, renderer, stream, settings.timezone) for c in settings.channels}
