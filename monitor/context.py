@@ -144,7 +144,8 @@ class Context:
         """Queue follow-ups for letters already alerted: (letter id, kind, discriminator).
 
         ``kind`` is "published" or "attachments"; the discriminator makes each event
-        once-only (e.g. the attachment's letter id).
+        once-only, and for an attachment it is the attachment's ref, kept in the row's
+        ``reason`` so the follow-up names exactly the attachments it announces.
 
         Only to channels whose first alert has gone out: one still waiting in the outbox
         will carry the news itself, since alerts are rendered when they are sent.
@@ -162,7 +163,8 @@ class Context:
                         "idem_key": f"followup:{kind}:{letter_id}:{discriminator}:{name}:{target}"[:255],
                         "event": "followup",
                         "channel": name, "target": target, "letter_id": letter_id, "batch": self.batch,
-                        "watch": watch.name, "text": kind, "next_attempt_at": when, "hold": hold,
+                        "watch": watch.name, "text": kind, "reason": discriminator, "next_attempt_at": when,
+                        "hold": hold,
                         "first": f"new:{letter_id}:{name}:{target}",
                     })  # fmt: skip
         sent = outbox_store.statuses(conn, [r.pop("first") for r in rows])

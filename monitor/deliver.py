@@ -20,6 +20,7 @@ from .context import Context, owner_is_dead
 from .enrichment import enrich
 from .models import Alert, LetterDetails
 from .notify.base import Channel, DeliveryError
+from .store import attachments as attachment_store
 from .store import letters as letter_store
 from .store import outbox as outbox_store
 from .store.outbox import Delivery
@@ -128,9 +129,12 @@ class Deliverer:
             return Alert(event=first.event, text=first.text, delivery_id=first.id, created_at=first.created_at)
         ids = [r.letter_id for r in unit if r.letter_id is not None]
         enrich(self.ctx, ids, queued_at=min(r.created_at for r in unit))
+        # A follow-up about attachments names only the ones it announces (their refs are in
+        # ``reason``); every other message lists all the letter's attachments known now.
+        only = [r.reason for r in unit] if first.event == "followup" and first.text == "attachments" else None
         with self.ctx.engine.connect() as conn:
             found = letter_store.load(conn, ids)
-            extra = letter_store.attachments(conn, found.values())
+            extra = attachment_store.for_letters(conn, found, only)
             details = letter_store.details(conn, ids)
         found = {
             i: replace(x, attachments=extra.get(i, ()), details=_details(details.get(i))) for i, x in found.items()

@@ -24,7 +24,9 @@ from sqlalchemy import Connection
 
 from .config import WatchConfig
 from .models import DossierRef, Letter
+from .store import attachments as attachment_store
 from .store import letters as letter_store
+from .store.attachments import Sighting
 from .store.db import chunks
 
 logger = logging.getLogger(__name__)
@@ -131,6 +133,16 @@ class Recorded:
     new_matches: list[NewMatch]
     created: set[int] = field(default_factory=set)
     published: list[int] = field(default_factory=list)  # letters that just got their official publication
+    attached: list[tuple[int, str]] = field(default_factory=list)  # (letter, attachment ref) just attached
+
+    def followups(self) -> list[tuple[int, str, str]]:
+        """Follow-up events: letters just officially published, and attachments just attached.
+
+        (letter id, kind, what it is about) as :meth:`Context.enqueue_followups` takes them;
+        for an attachment, "what" is its ref, so each is announced once per letter.
+        """
+        events = [(lid, "published", "") for lid in self.published]
+        return events + [(lid, "attachments", ref) for lid, ref in self.attached]
 
 
 def record(
@@ -143,8 +155,13 @@ def record(
     grace_days: int = 14,
     silent: bool = False,
     extra_dossiers: Mapping[int, Iterable[DossierRef]] | None = None,
+    attachments: Sequence[Sighting] = (),
 ) -> Recorded:
     """Merge observations into letters and return first-time matches (inside ``conn``'s tx).
+
+    ``attachments`` are stored after the letters, then attached: these, and those that
+    waited for a key the letters just gained.  ``Recorded.attached`` lists the newly
+    attached ones (a bijlage seen by both sources counts once).
 
     ``baselines`` maps watch name → when that watch was baselined; a letter dated more
     than ``grace_days`` before that is recorded silently (it predates the watch).
@@ -180,6 +197,10 @@ def record(
     letter_store.save_many(conn, [rows[i] for i in dirty - out.created])
     out.changed = dirty
     out.new_matches = _match(conn, [rows[i] for i in dirty], matcher, baselines, now, grace_days, silent)
+    attachment_store.save(conn, attachments, now)
+    attached = attachment_store.resolve(conn, (a.ref for a in attachments if not a.deleted), batch.new_keys)
+    repeats = attachment_store.repeats(conn, attached)
+    out.attached = [(letter_id, ref) for letter_id, ref in attached if ref not in repeats]
     return out
 
 

@@ -150,10 +150,11 @@ class SruPage:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A bijlage of a letter: its title and where to read it."""
+    """A bijlage of a letter: its title and where to read it (its PDF, else its page)."""
 
     title: str
     url: str | None = None
+    ref: str = ""  # its own identity (ob:blg-936562, tk:<guid>); "" when not stored (previews)
 
 
 @dataclass(frozen=True, slots=True)

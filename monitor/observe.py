@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from .detect import Observation, subject_key
 from .models import DossierRef, SruRecord, TkDocument
+from .store.attachments import Sighting
 
 TK_SITE = "https://www.tweedekamer.nl/kamerstukken"
 
@@ -60,6 +61,38 @@ def from_tk(
         "dossier_title": next((t for _, t in dossiers if t), None) or doc.titel,
     }
     return Observation("tk", doc.guid, tuple(keys), values, tuple(refs), weak=frozenset({"dossier_title"}))
+
+
+def is_attachment(item: SruRecord | TkDocument) -> bool:
+    """A Bijlage: SRU ``dcterms:type`` Bijlage or a ``blg-`` identifier; a TK Document of kind Bijlage.
+
+    A bijlage carries its *letter's* dossier and number, so it must never be observed as
+    a letter: it would take the letter's Kamerstuk identity and publication links.
+    """
+    if isinstance(item, SruRecord):
+        return (item.doc_type or "").casefold() == "bijlage" or item.identifier.casefold().startswith("blg-")
+    return (item.soort or "").strip().casefold() == "bijlage"
+
+
+def attachment_from_sru(rec: SruRecord) -> Sighting:
+    """An SRU Bijlage: attached by ``hoofddocument`` when it has one, else by dossier + ondernummer."""
+    parents = [f"ob:{rec.hoofddocument}"] if rec.hoofddocument else []
+    if rec.ondernummer:
+        # Only the first choice when there is no hoofddocument; with one, a fallback in case
+        # the letter is known by its number before its publication is.
+        parents += [f"kst:{d}-{rec.ondernummer}" for d in rec.dossiers]
+    title = rec.full_title or rec.document_title
+    return Sighting(
+        f"ob:{rec.identifier}", "sru", tuple(parents), title, rec.pdf_url, rec.preferred_url or rec.html_url
+    )
+
+
+def attachment_from_tk(doc: TkDocument, dossiers: Sequence[DossierRef]) -> Sighting:
+    """A TK Document of kind Bijlage: attached through its ``bronDocument`` (its letter), else its number."""
+    parents = [f"tk:{doc.bron_document_guid}"] if doc.bron_document_guid else []
+    if doc.volgnummer and doc.volgnummer > 0:  # inferred: a bijlage numbered like its letter
+        parents += [f"kst:{d}-{doc.volgnummer}" for d in dossiers]
+    return Sighting(f"tk:{doc.guid}", "tk", tuple(parents), doc.onderwerp or doc.titel, doc.enclosure_url)
 
 
 def from_sru(rec: SruRecord) -> Observation:

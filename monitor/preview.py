@@ -27,7 +27,7 @@ from .enrich.model import EnrichError
 from .http import SourceError
 from .models import Alert, Attachment, Letter, LetterDetails, SruRecord
 from .notify.render import Renderer
-from .observe import from_sru
+from .observe import attachment_from_sru, from_sru, is_attachment
 from .sources.sru import SruClient, build_query
 
 logger = logging.getLogger(__name__)
@@ -85,14 +85,20 @@ def recent_records(ctx: Context, watch: WatchConfig, since: date) -> list[SruRec
 
 
 def _attachments(records: Iterable[SruRecord]) -> dict[str, list[Attachment]]:
-    """Bijlagen by the identifier of their letter, titled and linked as the store does it."""
+    """Bijlagen by the identity keys of their letter (``ob:<hoofddocument>``, ``kst:<dossier>-<nr>``)."""
     out: dict[str, list[Attachment]] = {}
     for rec in sorted(records, key=lambda r: r.identifier):
-        if rec.hoofddocument:
-            title = rec.document_title or rec.full_title or "Bijlage"
-            url = rec.preferred_url or rec.html_url or rec.pdf_url
-            out.setdefault(rec.hoofddocument, []).append(Attachment(title, url))
+        if is_attachment(rec):
+            seen = attachment_from_sru(rec)
+            for key in seen.parents:
+                out.setdefault(key, []).append(Attachment(seen.title or "Bijlage", seen.url or seen.page_url, seen.ref))
     return out
+
+
+def _attachments_of(rec: SruRecord, attachments: dict[str, list[Attachment]]) -> list[Attachment]:
+    """The bijlagen of one letter record, each once, whichever of its keys they name."""
+    found = {a.ref: a for key in from_sru(rec).keys for a in attachments.get(key, ())}
+    return list(found.values())
 
 
 def _without_reprints(records: Sequence[SruRecord]) -> list[SruRecord]:
@@ -120,8 +126,9 @@ def _details(ctx: Context, rec: SruRecord) -> LetterDetails | None:
 
 def matching_letters(ctx: Context, watch: WatchConfig, days: int, *, enrich: bool = True) -> list[tuple[Letter, str]]:
     """(letter, why) for the letters published in the last ``days`` days that ``watch`` matches, newest first."""
-    records = _without_reprints(recent_records(ctx, watch, since_day(ctx, days)))
-    attachments = _attachments(records)
+    everything = _without_reprints(recent_records(ctx, watch, since_day(ctx, days)))
+    attachments = _attachments(everything)
+    records = [r for r in everything if not is_attachment(r)]  # a bijlage is never a letter
     matcher = Matcher([watch])
     found: list[tuple[SruRecord, str]] = []
     for rec in records:
@@ -133,7 +140,7 @@ def matching_letters(ctx: Context, watch: WatchConfig, days: int, *, enrich: boo
     found.sort(key=lambda x: (x[0].date or date.min, x[0].available or date.min, x[0].identifier), reverse=True)
     out = []
     for n, (rec, reason) in enumerate(found, start=1):
-        letter = _letter(n, rec, attachments.get(rec.identifier, ()))
+        letter = _letter(n, rec, _attachments_of(rec, attachments))
         if enrich and ctx.settings.enrichment.enabled:
             letter = dataclasses.replace(letter, details=_details(ctx, rec))
         out.append((letter, reason))

@@ -14,11 +14,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection
-
 from . import observe, operator
 from .context import Context
-from .detect import NewMatch, Recorded, record
+from .detect import NewMatch, record
 from .models import DossierRef, SruRecord
 from .sources.sru import SruClient, build_query
 from .store import letters as letter_store
@@ -148,9 +146,13 @@ def _record(ctx: Context, records: list[SruRecord], result: SruPollResult, *, si
         if not fresh:
             return
         result.new_data = True
+        # Bijlagen are never letters: they carry their letter's dossier and number (docs/sources.md).
+        bijlagen = [r for r in fresh if observe.is_attachment(r)]
+        letters = [r for r in fresh if not observe.is_attachment(r)]
         rec = record(
-            conn, [observe.from_sru(r) for r in fresh], ctx.matcher, ctx.baselines, ctx.now(),
+            conn, [observe.from_sru(r) for r in letters], ctx.matcher, ctx.baselines, ctx.now(),
             grace_days=ctx.settings.baseline_grace_days, silent=silent,
+            attachments=[observe.attachment_from_sru(r) for r in bijlagen],
         )  # fmt: skip
         mirror.upsert_sru(
             conn,
@@ -160,22 +162,4 @@ def _record(ctx: Context, records: list[SruRecord], result: SruPollResult, *, si
         result.new_matches.extend(rec.new_matches)
         ctx.enqueue(conn, rec.new_matches)
         if not silent:
-            ctx.enqueue_followups(conn, _followups(conn, fresh, rec))
-
-
-def _followups(conn: Connection, records: list[SruRecord], rec: Recorded) -> list[tuple[int, str, str]]:
-    """Letters that just got their official publication, and new bijlagen of letters."""
-    events = [(lid, "published", "") for lid in rec.published]
-    new_attachments = {
-        r.identifier: r.hoofddocument
-        for r in records
-        if r.hoofddocument and rec.letter_ids.get(r.identifier) in rec.created
-    }
-    if new_attachments:
-        parents = letter_store.keys_to_letters(conn, (f"ob:{h}" for h in new_attachments.values()))
-        events += [
-            (parents[f"ob:{h}"], "attachments", str(rec.letter_ids[ident]))
-            for ident, h in new_attachments.items()
-            if f"ob:{h}" in parents
-        ]
-    return events
+            ctx.enqueue_followups(conn, rec.followups())

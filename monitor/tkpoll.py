@@ -22,12 +22,12 @@ from sqlalchemy import Connection
 
 from . import observe
 from .context import Context
-from .detect import NewMatch, Observation, Recorded, record
+from .detect import NewMatch, Observation, record
 from .models import DossierRef, TkDocument, TkDossier, TkZaak
 from .prefetch import Prefetch
 from .sources.syncfeed import SyncFeedClient
-from .store import letters as letter_store
 from .store import mirror, ops
+from .store.attachments import Sighting
 
 logger = logging.getLogger(__name__)
 
@@ -145,31 +145,15 @@ def _record_entities(
     related.upsert_zaken(conn, zaken)
     now = ctx.now()
     extra = _reevaluate(conn, related, {e.guid for e in dossiers} | {e.guid for e in zaken})
-    observations = _observations(conn, related, docs) if docs else []
+    observations, attachments = _observations(conn, related, docs) if docs else ([], [])
     rec = record(
         conn, observations, ctx.matcher, ctx.baselines, now,
-        grace_days=ctx.settings.baseline_grace_days, extra_dossiers=extra,
+        grace_days=ctx.settings.baseline_grace_days, extra_dossiers=extra, attachments=attachments,
     )  # fmt: skip
     mirror.upsert_documents(conn, docs, rec.letter_ids)
     result.new_matches.extend(rec.new_matches)
     ctx.enqueue(conn, rec.new_matches)
-    ctx.enqueue_followups(conn, _followups(conn, docs, rec))
-
-
-def _followups(conn: Connection, docs: list[TkDocument], rec: Recorded) -> list[tuple[int, str, str]]:
-    """Published letters, and new attachments (Bijlage documents naming their letter)."""
-    events = [(lid, "published", "") for lid in rec.published]
-    new_attachments = {
-        d.bron_document_guid: rec.letter_ids[d.guid]
-        for d in docs
-        if d.bron_document_guid and not d.deleted and rec.letter_ids.get(d.guid) in rec.created
-    }
-    if new_attachments:
-        parents = letter_store.keys_to_letters(conn, (f"tk:{g}" for g in new_attachments))
-        events += [
-            (parents[f"tk:{g}"], "attachments", str(att)) for g, att in new_attachments.items() if f"tk:{g}" in parents
-        ]
-    return events
+    ctx.enqueue_followups(conn, rec.followups())
 
 
 def _resolve_dossiers(
@@ -192,11 +176,22 @@ def _resolve_dossiers(
     return out, zaak_numbers
 
 
-def _observations(conn: Connection, related: mirror.Related, docs: list[TkDocument]) -> list[Observation]:
+def _observations(
+    conn: Connection, related: mirror.Related, docs: list[TkDocument]
+) -> tuple[list[Observation], list[Sighting]]:
+    """Letters, and Bijlagen (attachments, never letters); a tombstone may be either, so it is both."""
     resolved, zaak_numbers = _resolve_dossiers(
         conn, related, [(d.guid, list(d.dossier_guids), list(d.zaak_guids)) for d in docs if not d.deleted]
     )
-    return [observe.from_tk(d, resolved.get(d.guid, []), zaak_numbers.get(d.guid)) for d in docs]
+    letters = [d for d in docs if d.deleted or not observe.is_attachment(d)]
+    attachments = [
+        observe.attachment_from_tk(d, [ref for ref, _ in resolved.get(d.guid, [])])
+        for d in docs
+        if not d.deleted and observe.is_attachment(d)
+    ]
+    attachments += [Sighting(f"tk:{d.guid}", "tk", deleted=True) for d in docs if d.deleted]
+    observations = [observe.from_tk(d, resolved.get(d.guid, []), zaak_numbers.get(d.guid)) for d in letters]
+    return observations, attachments
 
 
 def _reevaluate(conn: Connection, related: mirror.Related, changed_guids: set[str]) -> dict[int, list[DossierRef]]:

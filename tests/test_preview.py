@@ -118,6 +118,9 @@ def routed_client(port: int, settings: HttpSettings | None = None) -> httpx.Clie
     )
 
 
+BLG_PDF = "https://repository.overheid.nl/frbr/officielepublicaties/blg/onopgemaakt/blg-1184311/1/pdf/blg-1184311.pdf"
+
+
 def add_letters(sru: SruServer) -> None:
     """Dossier 26643 around the AI-fabriek letter, plus what the preview must leave out."""
     sru.add_record(
@@ -241,12 +244,12 @@ def test_preview_renders_each_recent_letter_for_each_channel_and_sends_nothing(
             "Voorstel AI-fabriek Groningen (Engelstalig)",
         ):
             assert expected in text, expected
-        assert "https://zoek.officielebekendmakingen.nl/blg-1184311.html" in body
+        # A bijlage is linked to its PDF (an unformatted bijlage has no HTML page of its own).
+        assert BLG_PDF in body
     slack_text = "\n".join(slack_outline(messages[4].slack or {}))
     assert "*Vincent Karremans*, Minister van Economische Zaken" in slack_text
-    assert "Voorstel AI-fabriek Groningen (Engelstalig) <https://zoek.officielebekendmakingen.nl/blg-1184311.html>" in (
-        slack_text
-    )
+    assert "Voorstel AI-fabriek Groningen (Engelstalig) <https://repository.overheid.nl/frbr/" in slack_text
+    assert f"<{BLG_PDF}|Voorstel AI-fabriek Groningen (Engelstalig)>" in str(messages[4].slack)
     console = messages[5].text.split("\n")
     assert console[:3] == [
         "[26643] Brief regering: Indiening voorstel AI-fabriek Groningen",

@@ -175,7 +175,8 @@ def test_followups_keep_the_dossier_stem_and_thread() -> None:
     assert render.email_subject(published) == (
         "[26643] Gepubliceerd: Kamerstuk 26643, nr. 1384 — Indiening voorstel AI-fabriek Groningen"
     )
-    assert render.email_subject(attachments) == "[26643] Bijlagen bij: Indiening voorstel AI-fabriek Groningen"
+    # DETAILED has one attachment: "Bijlage bij" (several: "Bijlagen bij").
+    assert render.email_subject(attachments) == "[26643] Bijlage bij: Indiening voorstel AI-fabriek Groningen"
     unnumbered = dataclasses.replace(DETAILED, number=None)
     assert render.email_subject(Alert("followup", (unnumbered,), text="published")) == (
         "[26643] Gepubliceerd: Indiening voorstel AI-fabriek Groningen"
@@ -190,7 +191,7 @@ def test_followups_keep_the_dossier_stem_and_thread() -> None:
     assert text.startswith("Nu gepubliceerd als Kamerstuk 26643, nr. 1384\n")
     assert "  PDF:                       https://zoek.officielebekendmakingen.nl/kst-26643-1384.pdf\n" in text
     assert "Ondertekend" not in text and "Bijlagen" not in text  # short
-    assert render.email_text(attachments).startswith("Bijlagen bij Kamerstuk 26643, nr. 1384\n")
+    assert render.email_text(attachments).startswith("Bijlage bij Kamerstuk 26643, nr. 1384\n")
     assert "Voorstel AI-fabriek" in render.email_html(attachments)
     assert "u kreeg eerder een melding over deze brief" in render.console_text(published)
     payload = render.slack_payload(published)

@@ -380,8 +380,13 @@ def _followup_title(kind: str, view: LetterView) -> str:
     if kind == "published":
         return f"Gepubliceerd: {view.citation} — {about}" if view.citation else f"Gepubliceerd: {about}"
     if kind == "attachments":
-        return f"Bijlagen bij: {about}"
+        return f"{_attachments_label(view)}: {about}"
     return f"Nieuws over: {about}"
+
+
+def _attachments_label(view: LetterView) -> str:
+    """``Bijlage bij`` for one attachment announced, ``Bijlagen bij`` for several."""
+    return "Bijlage bij" if len(view.attachments) == 1 else "Bijlagen bij"
 
 
 def _shape(alert: Alert) -> _Shape:
@@ -662,7 +667,7 @@ def _slack_followup(view: LetterView, kind: str) -> list[dict[str, Any]]:
             lines.append(_slack_links(view.publication))
         blocks.append(_section(_fit(lines, SLACK_SECTION_MAX)))
     else:
-        title = ("Bijlagen bij " if kind == "attachments" else "Nieuws over ") + reference
+        title = (_attachments_label(view) + " " if kind == "attachments" else "Nieuws over ") + reference
         items = map(_slack_attachment, view.attachments) if kind == "attachments" else iter(())
         blocks.append(_slack_list(title, items) or _section(f"*{title}*"))
     blocks.append(_context_block(about or reference))

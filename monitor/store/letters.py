@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Row, Subquery, bindparam, func, select, update
 
-from ..models import Attachment, Day, DossierRef, Letter, kamerstuk_citation
+from ..models import Day, DossierRef, Letter, kamerstuk_citation
+from . import attachments as attachment_store
 from .db import chunks, insert_many, rows_where_in, upsert
 from .schema import letter_keys, letters, matches, sru_records, tk_documents, watches
 
@@ -72,6 +73,7 @@ def merge(conn: Connection, keep: int, drop: int) -> None:
     conn.execute(update(letter_keys).where(letter_keys.c.letter_id == drop).values(letter_id=keep))
     conn.execute(update(tk_documents).where(tk_documents.c.letter_id == drop).values(letter_id=keep))
     conn.execute(update(sru_records).where(sru_records.c.letter_id == drop).values(letter_id=keep))
+    attachment_store.move(conn, keep, drop)
     kept = set(conn.execute(select(matches.c.watch).where(matches.c.letter_id == keep)).scalars())
     for watch in conn.execute(select(matches.c.watch).where(matches.c.letter_id == drop)).scalars().all():
         if watch not in kept:
@@ -181,36 +183,6 @@ def alerted_watches(conn: Connection, letter_ids: Iterable[int]) -> dict[int, li
         for lid, watch in rows:
             out.setdefault(lid, []).append(watch)
     return out
-
-
-def attachments(conn: Connection, letters_: Iterable[Letter]) -> dict[int, tuple[Attachment, ...]]:
-    """Bijlagen of each letter: TK documents naming it as bronDocument, SRU records naming it hoofddocument."""
-    wanted = list(letters_)
-    by_tk = {x.tk_guid: x.id for x in wanted if x.tk_guid}
-    by_ob = {x.ob_identifier: x.id for x in wanted if x.ob_identifier}
-    found: dict[int, dict[int, Attachment]] = {}
-    queries: list[tuple[Any, dict[str, int]]] = []
-    if by_tk:
-        tk_query = (
-            select(tk_documents.c.bron_guid, letters.c.id, letters.c.subject, letters.c.ob_html_url)
-            .add_columns(letters.c.tk_file_url)
-            .join(letters, letters.c.id == tk_documents.c.letter_id)
-            .where(tk_documents.c.bron_guid.in_(list(by_tk)), tk_documents.c.deleted.is_(False))
-        )
-        queries.append((tk_query, by_tk))
-    if by_ob:
-        ob_query = (
-            select(sru_records.c.hoofddocument, letters.c.id, letters.c.subject, letters.c.ob_html_url)
-            .add_columns(letters.c.ob_pdf_url)
-            .join(letters, letters.c.id == sru_records.c.letter_id)
-            .where(sru_records.c.hoofddocument.in_(list(by_ob)))
-        )
-        queries.append((ob_query, by_ob))
-    for query, parents in queries:
-        for parent_ref, att_id, subject, url1, url2 in conn.execute(query):
-            parent = parents[parent_ref]
-            found.setdefault(parent, {})[att_id] = Attachment(subject or "Bijlage", url1 or url2)
-    return {k: tuple(v.values()) for k, v in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,7 +214,7 @@ outbox = Table(
     # Held for a digest or until quiet hours end: rows with the same hold go out as one message.
     Column("hold", String(64), nullable=False, default=""),
     Column("watch", String(128), nullable=False, default=""),
-    Column("reason", Text, nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),  # why it matched; for an attachment follow-up: its ref
     Column("text", Text),
     Column("status", String(16), nullable=False),  # pending | sending | sent | failed
     Column("attempts", Integer, nullable=False, default=0),
@@ -248,12 +248,54 @@ conditions = Table(
 )
 
 
+# Bijlagen (attachments) of letters, from either source.  An attachment is never a letter:
+# it has its own identity (``ob:blg-…`` or ``tk:<guid>``) and is attached to the letter that
+# owns one of its parent keys (identity keys of ``letter_keys``, strongest first).  Until
+# such a letter exists, ``letter_id`` is NULL: the attachment waits (docs/sources.md).
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("ref", String(160), primary_key=True),  # ob:blg-936562 | tk:<guid>
+    Column("source", String(8), nullable=False),  # sru | tk
+    Column("title", Text),
+    Column("url", Text),  # the file: PDF (SRU) or the TK document file
+    Column("page_url", Text),  # its page on officiële bekendmakingen, when it has one
+    Column("letter_id", Integer, index=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+attachment_parents = Table(
+    "attachment_parents",
+    metadata,
+    Column("ref", String(160), nullable=False),
+    Column("key", String(160), nullable=False),  # a letter identity key: ob:kst-…, kst:…, tk:…
+    Column("rank", Integer, nullable=False),  # 0 = strongest (hoofddocument, bronDocument)
+    PrimaryKeyConstraint("ref", "key"),
+    Index("ix_attachment_parents_key", "key"),
+)
+
+_V1_TABLES = (
+    schema_version, cursors, source_health, tk_dossiers, tk_zaken, tk_documents, tk_document_refs,
+    sru_records, letters, letter_keys, watches, matches, outbox, leases, conditions,
+)  # fmt: skip
+
+
 def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=list(_V1_TABLES))
+
+
+def _v2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[attachments, attachment_parents])
+    from .repair import bijlagen_out_of_letters  # the repair reads these tables; imported when needed
+
+    bijlagen_out_of_letters(conn, datetime.now(UTC))
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1),
+    (2, "attachments apart from letters", _v2),
 ]
 LATEST = MIGRATIONS[-1][0]
 
