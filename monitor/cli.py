@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kamermonitor {__version__}")
     sub = p.add_subparsers(dest="command")
     sub.add_parser("run", help="run the service (the default)")
+    sub.add_parser("serve", help="only the HTTP surface of [web], reading the database (next to a running instance)")
     poll = sub.add_parser("poll", help="poll the sources")
     poll.add_argument("--once", action="store_true", required=True, help="one cycle of every source, then exit")
     poll.add_argument("--source", action="append", choices=["syncfeed", "sru"], help="only this source")
@@ -124,6 +125,8 @@ def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
         return preview_run(settings, args.watch, args.days, html=args.html, enrich=not args.no_enrich, out=out)
     if command in STORE_COMMANDS:
         return _store_command(command, args, settings, out)
+    if command == "serve":
+        return _serve(settings)
     from .context import Context
     from .store.schema import SchemaTooNew
 
@@ -175,8 +178,48 @@ def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO)
             logger.warning("poll finished; failing source(s): %s", ", ".join(failed))
         return 0
     from .service import Service
+    from .web.server import WebError
 
-    Service(ctx, deliverer).start()
+    try:
+        Service(ctx, deliverer).start()
+    except WebError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    """``serve``: the HTTP surface alone, read-only, until SIGTERM or Ctrl-C.
+
+    It opens the database read-only and takes no lock, so it runs next to ``run`` on the
+    same SQLite file, or as a replica of a fleet sharing PostgreSQL.  It neither polls nor
+    delivers: ``/healthz`` is 200 while it serves, and ``/metrics`` has the store's figures
+    only (the event counters belong to the ``run`` processes).
+    """
+    import signal
+
+    from .web.server import WebError, open_surface
+
+    if not settings.web.enabled:
+        print("error: serve needs [web] listen in the configuration", file=sys.stderr)
+        return 2
+    try:
+        server = open_surface(settings, alive=lambda: True)
+    except WebError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    def stop(signum: int, _frame: object) -> None:
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        server.interrupt()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    try:
+        server.serve_forever()
+    finally:
+        server.stop()
+    logger.info("kamermonitor serve stopped")
     return 0
 
 

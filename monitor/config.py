@@ -96,6 +96,24 @@ class OperatorConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    """``[web]``: the HTTP surface (health, metrics, feeds, status page); off unless ``listen`` is set."""
+
+    host: str = ""
+    port: int = 0
+    base_url: str = ""  # for absolute links in feeds, digests and Slack messages; "" = none
+    token_env: str = ""  # the variable holding the token that / and /feeds require; "" = open
+
+    @property
+    def enabled(self) -> bool:
+        return self.port > 0
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelConfig:
     name: str
     type: str  # console | email | slack
@@ -148,12 +166,16 @@ class Settings:
     delivery: DeliveryConfig = DeliveryConfig()
     enrichment: EnrichmentConfig = EnrichmentConfig()
     operator: OperatorConfig = OperatorConfig()
+    web: WebConfig = WebConfig()
     channels: tuple[ChannelConfig, ...] = (ChannelConfig("console", "console"),)
     watches: tuple[WatchConfig, ...] = (WatchConfig("dossier-26643", (DossierRef(26643),)),)
     source_path: str | None = None
 
     def channel(self, name: str) -> ChannelConfig | None:
         return next((c for c in self.channels if c.name == name), None)
+
+    def enabled_sources(self) -> list[str]:
+        return [name for name, cfg in (("syncfeed", self.syncfeed), ("sru", self.sru)) if cfg.enabled]
 
 
 def read_secret(var: str) -> str | None:
@@ -286,7 +308,7 @@ def load(path: Path | None, *, database: str | None = None) -> Settings:
     )
 
 
-_TOP = {"monitor", "http", "sources", "delivery", "enrichment", "operator", "channel", "watch"}
+_TOP = {"monitor", "http", "sources", "delivery", "enrichment", "operator", "web", "channel", "watch"}
 
 
 def parse(data: Mapping[str, Any]) -> Settings:
@@ -315,6 +337,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         delivery=_delivery(r, r.table(data, "delivery", "")),
         enrichment=_enrichment(r, r.table(data, "enrichment", "")),
         operator=operator,
+        web=_web(r, r.table(data, "web", "")),
         channels=channels,
         watches=watches,
     )
@@ -411,6 +434,30 @@ def _operator(r: _Reader, t: Mapping[str, Any], channel_names: set[str]) -> Oper
         stale_hours=r.positive(t, "stale_hours", p, 6.0),
         delivery_stuck_minutes=r.positive(t, "delivery_stuck_minutes", p, 60.0),
     )
+
+
+_LISTEN = re.compile(r"(?:(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(?P<port>\d{1,5})")
+
+
+def _web(r: _Reader, t: Mapping[str, Any]) -> WebConfig:
+    p = "web"
+    r.known(t, p, {"listen", "base_url", "token_env"})
+    if not t:
+        return WebConfig()
+    raw = t.get("listen")
+    if raw is None:
+        r.fail(f"{p}.listen", 'required in [web]: "host:port" or a port (then 127.0.0.1)')
+        return WebConfig()
+    m = _LISTEN.fullmatch(str(raw).strip()) if isinstance(raw, (int, str)) and not isinstance(raw, bool) else None
+    if m is None or not 0 < int(m["port"]) < 65536:
+        r.fail(f"{p}.listen", f'not "host:port" or a port number: {raw!r}')
+        return WebConfig()
+    base = r.url(t, "base_url", p, "") if "base_url" in t else ""
+    token_env = r.value(t, "token_env", p, str, "")
+    if "token_env" in t and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
+        r.fail(f"{p}.token_env", f"not an environment variable name: {token_env!r}")
+    host = (m["host"] or "127.0.0.1").strip("[]")
+    return WebConfig(host, int(m["port"]), base, token_env)
 
 
 _SCHEDULE_KEYS = {"mode", "digest_time", "digest_day", "quiet_hours"}
@@ -582,4 +629,7 @@ def channel_problems(settings: Settings, env_check: Callable[[str], str | None] 
             var = ch.options.get(f"{key}_env")
             if isinstance(var, str) and not env_check(var):
                 problems.append(f"channel[{i}].{key}_env: environment variable {var} (or {var}_FILE) is not set")
+    var = settings.web.token_env
+    if settings.web.enabled and var and not env_check(var):
+        problems.append(f"web.token_env: environment variable {var} (or {var}_FILE) is not set")
     return problems

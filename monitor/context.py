@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from .config import ChannelConfig, Settings, WatchConfig
 from .detect import Matcher, NewMatch
 from .http import Fetcher, HttpSettings, make_client
+from .metrics import Recorder
 from .schedule import IMMEDIATE, release
 from .store import letters as letter_store
 from .store import open_engine
@@ -81,6 +82,7 @@ class Context:
     matcher: Matcher = field(init=False)
     baselines: dict[str, datetime] = field(default_factory=dict)
     batch: str = ""
+    metrics: Recorder = field(default_factory=Recorder)  # this process's events, for /metrics
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.settings.watches)

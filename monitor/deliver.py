@@ -14,11 +14,11 @@ import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .context import Context, owner_is_dead
 from .enrichment import enrich
-from .models import Alert, LetterDetails
+from .models import Alert
 from .notify.base import Channel, DeliveryError
 from .store import attachments as attachment_store
 from .store import letters as letter_store
@@ -42,13 +42,14 @@ def backoff(attempt: int, base: float, cap: float, retry_after: float | None = N
     return max(delay, retry_after or 0.0)
 
 
-def _details(text: str | None) -> LetterDetails | None:
-    if not text:
-        return None
-    try:
-        return LetterDetails.from_json(text)
-    except ValueError:  # written by another version: render without rather than fail
-        return None
+def _latencies(unit: list[Delivery], alert: Alert, now: datetime) -> list[float]:
+    """Seconds from first sighting to delivery of each letter of a first alert sent as soon as it could be.
+
+    Alerts held for a digest or until quiet hours end are left out: their wait was chosen.
+    """
+    if unit[0].event != "new" or any(r.hold for r in unit):
+        return []
+    return [(now - x.first_seen).total_seconds() for x in alert.letters if x.first_seen is not None]
 
 
 class Deliverer:
@@ -137,7 +138,8 @@ class Deliverer:
             extra = attachment_store.for_letters(conn, found, only)
             details = letter_store.details(conn, ids)
         found = {
-            i: replace(x, attachments=extra.get(i, ()), details=_details(details.get(i))) for i, x in found.items()
+            i: replace(x, attachments=extra.get(i, ()), details=letter_store.parse_details(details.get(i)))
+            for i, x in found.items()
         }
         letters = sorted(found.values(), key=lambda x: (x.date is not None, x.date, x.id), reverse=True)
         if first.event == "followup":
@@ -173,9 +175,11 @@ class Deliverer:
             logger.exception("delivery %s via %s crashed", ids, first.channel)
             self._failed(unit, ids, DeliveryError(f"internal error: {type(exc).__name__}: {exc}"), result)
             return
+        now = self.ctx.now()
         with self.ctx.engine.begin() as conn:
-            outbox_store.mark_sent(conn, ids, self.ctx.owner, self.ctx.now())
+            outbox_store.mark_sent(conn, ids, self.ctx.owner, now)
         result.sent += len(ids)
+        self.ctx.metrics.delivered(first.channel, _latencies(unit, alert, now))
         logger.debug("delivered %s via %s", ids, first.channel)
 
     def _still_ours(self, ids: list[int]) -> bool:
@@ -198,11 +202,13 @@ class Deliverer:
                 why = str(exc) if exc.permanent else f"gave up after {attempts} attempts: {exc}"
                 outbox_store.mark_failed(conn, ids, self.ctx.owner, now, why)
                 result.failed += len(ids)
+                self.ctx.metrics.failed(unit[0].channel, len(ids))
                 logger.error("delivery via %s failed permanently: %s", where, why)
             else:
                 delay = backoff(attempts - 1, cfg.backoff_base_seconds, cfg.backoff_cap_seconds, exc.retry_after)
                 outbox_store.mark_retry(conn, ids, self.ctx.owner, now, now + timedelta(seconds=delay), str(exc))
                 result.retried += len(ids)
+                self.ctx.metrics.retried(unit[0].channel, len(ids))
                 logger.warning(
                     "delivery via %s failed (attempt %d), retrying in %.0fs: %s", where, attempts, delay, exc
                 )

@@ -51,6 +51,7 @@ class FetchStats:
     bytes_wire: int = 0  # as sent by the server (compressed)
     bytes_body: int = 0  # after decompression
     per_source: dict[str, int] = field(default_factory=dict)
+    bytes_per_source: dict[str, int] = field(default_factory=dict)  # body bytes, after decompression
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class Fetcher:
             raise SourceError(source, f"HTTP error fetching {_short(url)}: {exc}") from exc
         with self._lock:
             self.stats.bytes_body += len(body)
+            self.stats.bytes_per_source[source] = self.stats.bytes_per_source.get(source, 0) + len(body)
         # Officiële bekendmakingen answers a missing document with 200 + redirect to fout404.
         if "fout404" in final.lower():
             raise SourceError(source, f"not found (soft 404, redirected to {_short(final)})")

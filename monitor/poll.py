@@ -13,7 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Protocol
+
+from sqlalchemy import Connection
 
 from . import operator, srupoll, tkpoll
 from .context import Context, owner_is_dead
@@ -50,7 +53,7 @@ class CycleResult:
 
 
 def enabled_sources(ctx: Context) -> list[str]:
-    return [name for name in SOURCES if getattr(ctx.settings, name).enabled]
+    return ctx.settings.enabled_sources()
 
 
 def prepare_watches(ctx: Context) -> None:
@@ -131,7 +134,18 @@ def poll_source(ctx: Context, name: str) -> bool:
             logger.warning("%s (failure %d in a row)", error, h.consecutive_failures)
         operator.check_source(ctx, conn, name, error is None, error)
         ops.release_lease(conn, lease, ctx.owner)
+        lags = _first_seen_lags(ctx, conn, result.new_matches) if error is None else []
+    ctx.metrics.poll(name, error is None)
+    ctx.metrics.first_seen(name, lags)
     return error is None
+
+
+def _first_seen_lags(ctx: Context, conn: Connection, matches: list[NewMatch]) -> list[float]:
+    """Seconds from each newly matched letter's date (midnight, local time) to its first sighting."""
+    if not matches:
+        return []
+    dated = letter_store.first_sightings(conn, {m.letter_id for m in matches})
+    return [(seen - datetime.combine(day, time(), ctx.tz)).total_seconds() for day, seen in dated]
 
 
 def run_cycle(ctx: Context, deliverer: Deliverer, sources: list[str] | None = None) -> CycleResult:

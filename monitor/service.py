@@ -5,7 +5,9 @@ outbox, started at once after every poll.  Polls run on one worker thread, so th
 overlap each other or themselves (``max_instances=1``); delivery has its own thread, so
 a slow mail server never delays a poll.  A missed run after a pause or sleep is run once
 (``coalesce=True``, no misfire grace limit) instead of being dropped.  SIGTERM and
-Ctrl-C stop the scheduler after the step in progress.
+Ctrl-C stop the scheduler after the step in progress.  With ``[web] listen`` set, the HTTP
+surface (``monitor/web``) is bound before the first poll and served by threads of its
+own, reading through connections of its own: it never waits for, nor delays, a poll.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import threading
 from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -25,6 +28,9 @@ from .context import Context, freeze_startup_heap
 from .deliver import Deliverer
 from .poll import announce_watches, deliver, enabled_sources, poll_source, prepare_watches
 from .store import outbox as outbox_store
+
+if TYPE_CHECKING:
+    from .web.server import WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +86,8 @@ class Service:
                 self._delivering = False
 
     def start(self) -> None:
-        """Block until stopped by a signal."""
+        """Block until stopped by a signal.  Raises WebError when ``[web]`` cannot listen."""
+        web = self._open_web() if self.ctx.settings.web.enabled else None
         if self.ctx.engine.dialect.name == "sqlite":
             # SQLite means one instance: rows a killed process left in 'sending' are ours to resend.
             with self.ctx.engine.begin() as conn:
@@ -108,12 +115,27 @@ class Service:
             "kamermonitor running: %s; %d watch(es); database %s", schedule, len(self.ctx.settings.watches), database
         )
         freeze_startup_heap()
-        self.scheduler.start()
-        # The signal handler only stops the scheduling; the step in progress finishes here,
-        # before the database and HTTP client are closed underneath it.
-        self.executor.shutdown(wait=True)
-        self.delivery_executor.shutdown(wait=True)
+        if web is not None:
+            web.start()
+        try:
+            self.scheduler.start()
+            # The signal handler only stops the scheduling; the step in progress finishes here,
+            # before the database and HTTP client are closed underneath it.
+            self.executor.shutdown(wait=True)
+            self.delivery_executor.shutdown(wait=True)
+        finally:
+            if web is not None:
+                web.stop()
         logger.info("kamermonitor stopped")
+
+    def _open_web(self) -> WebServer:
+        """Bind the HTTP surface before anything starts, so a taken port stops ``run`` at once."""
+        from .web.server import open_surface
+
+        return open_surface(
+            self.ctx.settings, alive=lambda: bool(self.scheduler.running), recorder=self.ctx.metrics,
+            stats=self.ctx.fetcher.stats,
+        )  # fmt: skip
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s, stopping after the current step", signal.Signals(signum).name)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 
-from .schema import migrate
+from .schema import LATEST, SchemaTooNew, current_version, migrate
 
 
 def utcnow() -> datetime:
@@ -45,6 +45,62 @@ def open_engine(url: str) -> Engine:
     with engine.begin() as conn:
         migrate(conn)
     return engine
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be opened for reading (missing, not yet created by ``run``)."""
+
+
+def open_reader(url: str, pool_size: int = 4) -> Engine:
+    """An engine that only reads: its own connections, never a write lock, never a migration.
+
+    For the HTTP surface, next to the poller in ``run`` or on its own in ``serve``: SQLite
+    is opened read-only (``mode=ro``) with deferred transactions, which in WAL mode read
+    a snapshot without waiting for, or holding back, the poller's writes; PostgreSQL
+    sessions are read-only (``default_transaction_read_only``).  The schema must exist
+    already and be one this code knows.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreUnavailable("the HTTP surface needs a database file, not an in-memory database")
+        path = Path(parsed.database).expanduser().resolve()
+        if not path.is_file():
+            raise StoreUnavailable(f"database {path} does not exist (kamermonitor run creates it)")
+        reader = make_url(f"sqlite:///file:{path}?mode=ro&uri=true")
+        engine = create_engine(reader, pool_size=pool_size, max_overflow=pool_size)
+        event.listen(engine, "connect", _sqlite_reader_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    else:
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        # Added to any options the URL carries already (a search_path, say).
+        given = parsed.query.get("options", "")
+        options = " ".join([*([given] if isinstance(given, str) else given), "-c default_transaction_read_only=on"])
+        parsed = parsed.update_query_dict({"options": options.strip()})
+        engine = create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    try:
+        with engine.connect() as conn:
+            version = current_version(conn)
+    except Exception as exc:
+        engine.dispose()
+        raise StoreUnavailable(f"cannot read the database: {type(exc).__name__}: {exc}") from exc
+    if version > LATEST:
+        engine.dispose()
+        raise SchemaTooNew(f"database schema version {version} is newer than this kamermonitor ({LATEST})")
+    if version < LATEST:
+        engine.dispose()
+        raise StoreUnavailable(f"database schema version {version} is older than this kamermonitor's ({LATEST}): "
+                               "start kamermonitor run once to migrate it")  # fmt: skip
+    return engine
+
+
+def _sqlite_reader_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # the "begin" listener issues a deferred BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=1")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

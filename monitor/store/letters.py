@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Connection, Row, Subquery, bindparam, func, select, update
 
-from ..models import Day, DossierRef, Letter, kamerstuk_citation
+from ..models import Day, DossierRef, Letter, LetterDetails, kamerstuk_citation
 from . import attachments as attachment_store
 from .db import chunks, insert_many, rows_where_in, upsert
 from .schema import letter_keys, letters, matches, sru_records, tk_documents, watches
@@ -231,6 +231,22 @@ def details(conn: Connection, letter_ids: Iterable[int]) -> dict[int, str]:
     return {lid: text for lid, text in rows}
 
 
+def parse_details(text: str | None) -> LetterDetails | None:
+    """Stored details JSON → LetterDetails; None when absent or written by an incompatible version."""
+    if not text:
+        return None
+    try:
+        return LetterDetails.from_json(text)
+    except ValueError:  # render without rather than fail
+        return None
+
+
+def with_details(conn: Connection, found: Sequence[Letter]) -> list[Letter]:
+    """The letters with the details read from them attached (sender, summary, signatories)."""
+    texts = details(conn, [x.id for x in found])
+    return [replace(x, details=parse_details(texts.get(x.id))) for x in found]
+
+
 def published_counts(conn: Connection, dossiers: Iterable[DossierRef]) -> dict[str, int]:
     """Dossier → how many officially published letters (SRU records) are on record for it."""
     out: dict[str, int] = {}
@@ -244,6 +260,38 @@ def published_counts(conn: Connection, dossiers: Iterable[DossierRef]) -> dict[s
         )
         out[str(d)] = sum(1 for (text,) in rows if str(d) in text.split(","))
     return out
+
+
+def first_sightings(conn: Connection, letter_ids: Iterable[int]) -> list[tuple[Day, datetime]]:
+    """(date, first seen) of the given letters that have a date."""
+    out: list[tuple[Day, datetime]] = []
+    for chunk in chunks(list(set(letter_ids))):
+        rows = conn.execute(
+            select(letters.c.date, letters.c.first_seen).where(letters.c.id.in_(chunk), letters.c.date.is_not(None))
+        )
+        out += [(day, seen) for day, seen in rows]
+    return out
+
+
+def updated_at(conn: Connection, letter_ids: Iterable[int]) -> dict[int, datetime]:
+    """letter id → when its record last changed."""
+    out: dict[int, datetime] = {}
+    for chunk in chunks(list(set(letter_ids))):
+        out.update(
+            {i: at for i, at in conn.execute(select(letters.c.id, letters.c.updated_at).where(letters.c.id.in_(chunk)))}
+        )
+    return out
+
+
+def count_letters(conn: Connection) -> int:
+    """Letters on record (merged-away duplicates not counted)."""
+    return int(
+        conn.execute(select(func.count()).select_from(letters).where(letters.c.deleted.is_(False))).scalar() or 0
+    )
+
+
+def count_matches_of(conn: Connection, watch: str) -> int:
+    return int(conn.execute(select(func.count()).select_from(matches).where(matches.c.watch == watch)).scalar() or 0)
 
 
 def count_matches(conn: Connection) -> dict[str, int]:

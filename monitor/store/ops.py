@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, literal, or_, select, update
+from sqlalchemy import Connection, delete, func, literal, or_, select, update
 
 from .db import insert_ignore, upsert
 from .schema import conditions, cursors, leases, source_health
@@ -23,6 +23,16 @@ def set_cursor(conn: Connection, name: str, value: str, now: datetime) -> None:
 
 def all_cursors(conn: Connection) -> dict[str, str]:
     return {n: v for n, v in conn.execute(select(cursors.c.name, cursors.c.value))}
+
+
+def cursor_moved(conn: Connection, sources: Sequence[str]) -> dict[str, datetime]:
+    """source → when one of its cursors (``<source>:…``) was last written."""
+    out: dict[str, datetime] = {}
+    for source in sources:
+        at = conn.execute(select(func.max(cursors.c.updated_at)).where(cursors.c.name.like(f"{source}:%"))).scalar()
+        if at is not None:
+            out[source] = at
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,3 +198,16 @@ def retrying_since(conn: Connection, before: datetime) -> list[tuple[int, str, s
         )
     )
     return [(i, c, e) for i, c, e in rows]
+
+
+def stuck(conn: Connection, before: datetime) -> dict[str, int]:
+    """channel → undelivered rows that have been due, or failing, since before ``before``."""
+    rows = conn.execute(
+        select(outbox.c.channel, func.count())
+        .where(
+            outbox.c.status.in_(["pending", "sending"]),
+            or_(outbox.c.next_attempt_at < before, outbox.c.first_failure_at < before),
+        )
+        .group_by(outbox.c.channel)
+    )
+    return {c: n for c, n in rows}
