@@ -441,7 +441,9 @@ _LISTEN = re.compile(r"(?:(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(?P<port
 
 def _web(r: _Reader, t: Mapping[str, Any]) -> WebConfig:
     p = "web"
-    r.known(t, p, {"listen", "base_url", "token_env"})
+    if "token" in t:
+        r.fail(f"{p}.token", "secrets are not read from the config file; use token_env")
+    r.known({k: v for k, v in t.items() if k != "token"}, p, {"listen", "base_url", "token_env"})
     if not t:
         return WebConfig()
     raw = t.get("listen")

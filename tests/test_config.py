@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, parse
+from monitor.config import ConfigError, channel_problems, parse
 from monitor.models import DossierRef
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,7 @@ def test_the_example_config_is_valid_and_documents_every_section() -> None:
     settings = parse(tomllib.loads(text))
     assert [c.name for c in settings.channels] == ["console", "team-mail", "team-slack"]
     for section in ("[monitor]", "[http]", "[sources.syncfeed]", "[sources.sru]", "[delivery]", "[enrichment]",
-                    "[operator]", "[[channel]]", "[[watch]]"):  # fmt: skip
+                    "[operator]", "[web]", "[[channel]]", "[[watch]]"):  # fmt: skip
         assert section in text
 
 
@@ -66,3 +66,42 @@ def test_keyword_watch_needs_no_dossiers_and_wildcard_kinds_match_everything() -
     settings = parse({"watch": [{"keywords": ["AI-fabriek"], "kinds": ["*"]}]})
     [watch] = settings.watches
     assert watch.dossiers == () and watch.kind_matches("Motie") and watch.kind_matches(None)
+
+
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [(8080, "127.0.0.1", 8080), ("8080", "127.0.0.1", 8080), ("0.0.0.0:9000", "0.0.0.0", 9000),
+     ("[::1]:8081", "::1", 8081), ("monitor.internal:80", "monitor.internal", 80)],
+)  # fmt: skip
+def test_web_listens_only_where_it_is_told_and_on_loopback_when_given_a_port(
+    listen: str | int, host: str, port: int
+) -> None:
+    web = parse({"web": {"listen": listen}}).web
+    assert web.enabled and (web.host, web.port) == (host, port)
+
+
+def test_web_is_off_without_a_web_table() -> None:
+    assert not parse({}).web.enabled
+
+
+@pytest.mark.parametrize(
+    ("web", "problem"),
+    [({"base_url": "https://x.example"}, "web.listen: required in [web]"),
+     ({"listen": "localhost:99999"}, "web.listen: not \"host:port\" or a port number: 'localhost:99999'"),
+     ({"listen": "http://0.0.0.0:80"}, "web.listen: not \"host:port\""),
+     ({"listen": 8080, "base_url": "monitor.example.org"}, "web.base_url: not an http(s) URL"),
+     ({"listen": 8080, "token_env": "MY TOKEN"}, "web.token_env: not an environment variable name"),
+     ({"listen": 8080, "token": "s3cret"}, "web.token: secrets are not read from the config file; use token_env")],
+)  # fmt: skip
+def test_web_mistakes_name_their_key(web: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({"web": web})
+    assert any(p.startswith(problem) for p in err.value.problems), err.value.problems
+
+
+def test_web_token_variable_that_is_not_set_is_a_check_config_problem() -> None:
+    settings = parse({"web": {"listen": 8080, "token_env": "KM_TEST_WEB_TOKEN"}})
+    assert channel_problems(settings, env_check=lambda var: None) == [
+        "web.token_env: environment variable KM_TEST_WEB_TOKEN (or KM_TEST_WEB_TOKEN_FILE) is not set"
+    ]
+    assert channel_problems(settings, env_check=lambda var: "x") == []

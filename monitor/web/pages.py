@@ -246,9 +246,9 @@ def duration_nl(delta: Any) -> str:
 _CONDITIONS = {
     "source-failing": "{0}: de laatste polls zijn mislukt",
     "source-stale": "{0}: geen nieuwe documenten meer",
-    "channel-failed": "Kanaal {0}: alerts konden niet worden afgeleverd; los de oorzaak op en voer "
-    "`kamermonitor retry-failed` uit",
-    "channel-retrying": "Kanaal {0}: alerts worden al lang opnieuw geprobeerd",
+    "channel-failed": "Kanaal {0}: berichten konden niet worden afgeleverd; los de oorzaak op en voer "
+    "kamermonitor retry-failed uit",
+    "channel-retrying": "Kanaal {0}: berichten worden al lang opnieuw geprobeerd",
 }
 
 
