@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import catchup, firststart, idle, latency, steady, store
+from bench import catchup, firststart, idle, latency, steady, store, web
 from bench.common import Section
 from bench.report import load, render
 
@@ -23,6 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"), help="report file (default BENCHMARKS.md)")
     p.add_argument("--keep", type=Path, help="keep databases and logs in this directory")
     p.add_argument("--extended", action="store_true", help="also one watch with 1,000 dossiers in §1 (+1 minute)")
+    p.add_argument(
+        "--only", action="append", metavar="SECTION",
+        help="run only this section (repeatable): idle poll cost, steady state, first start, catch-up, latency, "
+        "store, web; the report then has only those",
+    )  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     artifacts: dict[str, Any] = {}
@@ -40,7 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         [("catch-up", lambda d: catchup.run(d, smoke=smoke, artifacts=artifacts))],
         [("latency", lambda d: latency.run(d, smoke=smoke))],
         [("store", lambda d: store.run(d, smoke=smoke, artifacts=artifacts))],
+        [("web", lambda d: web.run(d, smoke=smoke, artifacts=artifacts))],
     ]
+    if args.only:
+        unknown = set(args.only) - {name for group in plan for name, _ in group}
+        if unknown:
+            p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+        plan = [kept for group in plan if (kept := [(n, step) for n, step in group if n in args.only])]
     started, load_before = time.perf_counter(), load()
     sections: list[Section] = []
     with tempfile.TemporaryDirectory(prefix="kamermonitor-bench-") as tmp:
@@ -51,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 futures = [pool.submit(_timed, name, step, workdir) for name, step in group]
                 sections += [f.result() for f in futures]
     sections.sort(key=lambda s: s.key)
-    command = "python -m bench" + (" --smoke" if smoke else "")
+    command = "python -m bench" + (" --smoke" if smoke else "") + "".join(f" --only '{n}'" for n in args.only or ())
     text = render(
         sections,
         mode="smoke" if smoke else "full",

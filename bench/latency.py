@@ -17,9 +17,12 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
+
+import httpx
 
 from bench.common import ROOT, Section
 from bench.data import letter_pdf, make_world, publish_backlog, publish_dossiers
@@ -30,7 +33,7 @@ WEBHOOKS = 4
 DOCNR = r"2025D9\d{4}"
 
 
-def _config(path: Path, tk: TkFeedServer, smtp_port: int, dossiers: list[str]) -> None:
+def _config(path: Path, tk: TkFeedServer, smtp_port: int, dossiers: list[str], web_port: int | None = None) -> None:
     lines = [
         "[http]", "pause_seconds = 0", "read_timeout = 5", "",
         "[sources.syncfeed]", f'base_url = "{tk.base_url}"', "interval_seconds = 1", "jitter_seconds = 0", "",
@@ -38,6 +41,8 @@ def _config(path: Path, tk: TkFeedServer, smtp_port: int, dossiers: list[str]) -
         "[[channel]]", 'name = "mail"', 'type = "email"', 'host = "127.0.0.1"', f"port = {smtp_port}",
         'security = "none"', 'from = "Kamermonitor <alerts@example.org>"', 'to = ["team@example.org"]', "",
     ]  # fmt: skip
+    if web_port is not None:
+        lines += ["[web]", f'listen = "127.0.0.1:{web_port}"', ""]
     for i in range(WEBHOOKS):
         lines += ["[[channel]]", f'name = "slack{i}"', 'type = "slack"', f'webhook_url_env = "BENCH_SLACK_{i}"', ""]
     for i, d in enumerate(dossiers):
@@ -57,24 +62,52 @@ def _polls(db: Path) -> int:
     return int(row[0]) if row else 0
 
 
+class Scraper:
+    """GETs /metrics and / of the service once a second in a thread (Prometheus at a short interval, and a reader)."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.answers: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.wait(1.0):
+                for path in ("/metrics", "/"):
+                    try:
+                        self.answers.append(client.get(self.base + path).status_code)
+                    except httpx.HTTPError:
+                        self.answers.append(0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def _quantile(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-def run(workdir: Path, *, smoke: bool, profile: bool = False) -> Section:
+def run(
+    workdir: Path, *, smoke: bool, profile: bool = False, web_port: int | None = None, letters: int | None = None
+) -> Section:
+    """``web_port``: the service also serves ``[web]`` there, and is scraped once a second meanwhile."""
     sec = Section("3", "Detection-to-delivery latency")
-    letters = int(os.environ.get("BENCH_LETTERS", 0)) or (5 if smoke else 200)
+    letters = letters or int(os.environ.get("BENCH_LETTERS", 0)) or (5 if smoke else 200)
     gap = (0.1, 0.3) if smoke else (0.1, 0.6)  # seconds between two letters, uniform
     rng = random.Random(7)
     today = date.today()
     world = make_world(WEBHOOKS, other=20)
     arrivals_mail, arrivals_slack = Arrivals(DOCNR), Arrivals(DOCNR)
     visible: dict[str, float] = {}
-    db = workdir / "latency.db"
-    cfg = workdir / "latency.toml"
-    log = workdir / "latency-service.log"
+    tag = "" if web_port is None else "-web"
+    db = workdir / f"latency{tag}.db"
+    cfg = workdir / f"latency{tag}.toml"
+    log = workdir / f"latency{tag}-service.log"
     with (
         TkFeedServer(first_token=30_000_000) as tk,
         TimedSmtpServer(arrivals_mail) as smtp,
@@ -83,7 +116,7 @@ def run(workdir: Path, *, smoke: bool, profile: bool = False) -> Section:
         tk.requests = requests = TimedList()
         publish_dossiers(tk, world)
         publish_backlog(tk, world, 200, today=today)
-        _config(cfg, tk, smtp.port, [d.ref for d in world.watched])
+        _config(cfg, tk, smtp.port, [d.ref for d in world.watched], web_port)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.update({f"BENCH_SLACK_{i}": slack.url_for(f"hook{i}") for i in range(WEBHOOKS)})
         with open(log, "wb") as err:
@@ -92,6 +125,7 @@ def run(workdir: Path, *, smoke: bool, profile: bool = False) -> Section:
                 [sys.executable, *prof, "-m", "monitor", "--config", str(cfg), "--database", f"sqlite:///{db}", "run"],
                 cwd=ROOT, env=env, stdout=err, stderr=subprocess.STDOUT,
             )  # fmt: skip
+            scraper = Scraper(web_port) if web_port is not None else None
             try:
                 deadline = time.monotonic() + 60
                 while _polls(db) < 2:  # first start done and one ordinary poll after it
@@ -116,6 +150,8 @@ def run(workdir: Path, *, smoke: bool, profile: bool = False) -> Section:
                 ):
                     time.sleep(0.05)
             finally:
+                if scraper is not None:
+                    scraper.stop()
                 service.send_signal(signal.SIGTERM)
                 try:
                     service.wait(timeout=20)
@@ -123,6 +159,10 @@ def run(workdir: Path, *, smoke: bool, profile: bool = False) -> Section:
                     service.kill()
                     service.wait()
         polls = _polls(db)
+    if scraper is not None:
+        ok = sum(1 for code in scraper.answers if code == 200)
+        sec.add("Scrapes of /metrics and / while it ran", len(scraper.answers), "",
+                note=f"{ok} answered 200")  # fmt: skip
     # When did a Document page request first follow each letter's publication (the poll that saw it)?
     doc_times = [t for p, t in zip(requests, requests.times, strict=True) if "category=Document" in p]
     pickup = {k: next((t for t in doc_times if t >= v), v) - v for k, v in visible.items()}

@@ -38,6 +38,7 @@ class Worker:
         self.h: Harness | None = None
         self.tap: FetchTap | None = None
         self.cycles = 0
+        self.web: Any = None  # monitor.web.server.WebServer once op_web ran
 
     @property
     def harness(self) -> Harness:
@@ -150,7 +151,18 @@ class Worker:
             counts["cursor_document"] = int(ops.get_cursor(conn, "syncfeed:Document") or 0)
         return counts
 
+    def op_web(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Start the HTTP surface of ``[web]`` in this process, as ``kamermonitor run`` does."""
+        from monitor.web.server import open_surface
+
+        h = self.harness
+        self.web = open_surface(h.settings, alive=lambda: True, recorder=h.ctx.metrics, stats=h.ctx.fetcher.stats)
+        self.web.start()
+        return {"address": self.web.address, "rss_mb": rss_mb(), "fds": open_fds()}
+
     def op_close(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if self.web is not None:
+            self.web.stop()
         if self.h is not None:
             self.h.close()
         return {"closed": datetime.now(UTC).isoformat()}

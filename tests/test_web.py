@@ -171,6 +171,11 @@ def sample(values: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: s
     return values[(name, tuple(sorted(labels.items())))]
 
 
+def publish(tk: TkFeedServer) -> None:
+    today = date.today()
+    tk.add_document(LETTER, "2026D40001", "Brief regering", SUBJECT, ICT, today, "2026-2027", -1, [DOSSIER_26643])
+
+
 def feed_entries(m: Monitor) -> list[Any]:
     resp = m.get("/feeds/ict.atom")
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/atom+xml")
@@ -196,7 +201,7 @@ def test_run_with_web_serves_health_metrics_feed_and_page_as_letters_arrive(
     assert feed_entries(m) == []
 
     # A new letter: detected, recorded, delivered to Slack; every surface shows it.
-    tk.add_document(LETTER, "2026D40001", "Brief regering", SUBJECT, ICT, date.today(), "2026-2027", -1, [DOSSIER_26643])
+    publish(tk)
     wait_for("the Slack alert", lambda: slack.messages)
     after = wait_for(
         "the sent counter",
@@ -222,9 +227,7 @@ def test_run_with_web_serves_health_metrics_feed_and_page_as_letters_arrive(
 
     # Its Kamerstuk number arrives: the same entry changes, none is added, the old ETag no longer matches.
     tk.update_document(LETTER, volgnummer=1384)
-    renumbered = wait_for(
-        "the numbered entry", lambda: [e for e in feed_entries(m) if "nr. 1384" in e.summary] or None
-    )
+    renumbered = wait_for("the numbered entry", lambda: [e for e in feed_entries(m) if "nr. 1384" in e.summary] or None)
     assert [e.id for e in feed_entries(m)] == [entry.id] and renumbered[0].id == entry.id
     assert m.get("/feeds/ict.atom", headers={"If-None-Match": etag}).status_code == 200
     assert len(slack.messages) == 1  # a number alone sends nothing
@@ -312,7 +315,7 @@ def test_serve_reads_the_database_next_to_a_running_instance(
     serve = m.start("serve", m.tmp / "serve.toml")
     replica = f"http://127.0.0.1:{serve_port}"
     wait_for("serve's /healthz", lambda: m.get("/healthz", token=False, base=replica).status_code == 200)
-    tk.add_document(LETTER, "2026D40001", "Brief regering", SUBJECT, ICT, date.today(), "2026-2027", -1, [DOSSIER_26643])
+    publish(tk)
     wait_for("the letter on the replica's page", lambda: SUBJECT in m.get("/", base=replica).text)
     values = metrics(m, replica)
     assert sample(values, "kamermonitor_letters_recorded") >= 1
@@ -322,4 +325,3 @@ def test_serve_reads_the_database_next_to_a_running_instance(
     err = m.stop(serve)
     assert "Traceback" not in err
     m.stop(run)
-

@@ -25,11 +25,12 @@ from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+GUID = "bb000000-0000-4000-8000-00000000000"
 LETTERS = [  # (guid, TK number, subject, days ago, Kamerstuk nr or -1)
-    ("bb000000-0000-4000-8000-000000000001", "2026D41001", "Voortgangsbrief Werkagenda Waardengedreven Digitaliseren", 0, -1),
-    ("bb000000-0000-4000-8000-000000000002", "2026D40877", "Kabinetsreactie op het advies over AI in de publieke sector", 1, 1391),
-    ("bb000000-0000-4000-8000-000000000003", "2026D40512", "Stand van zaken Basisregistratie Personen en DigiD", 3, 1390),
-    ("bb000000-0000-4000-8000-000000000004", "2026D40103", "Beantwoording vragen over de storing bij MijnOverheid", 6, 1389),
+    (GUID + "1", "2026D41001", "Voortgangsbrief Werkagenda Waardengedreven Digitaliseren", 0, -1),
+    (GUID + "2", "2026D40877", "Kabinetsreactie op het advies over AI in de publieke sector", 1, 1391),
+    (GUID + "3", "2026D40512", "Stand van zaken Basisregistratie Personen en DigiD", 3, 1390),
+    (GUID + "4", "2026D40103", "Beantwoording vragen over de storing bij MijnOverheid", 6, 1389),
 ]  # fmt: skip
 
 

@@ -222,7 +222,9 @@ class Pages:
         """``6 december 2026, 21:05 (3 min geleden)``."""
         if at is None:
             return ""
-        return f"{self.when(at)} ({duration_nl(now - at)} geleden)"
+        # Non-breaking spaces: "(5 s geleden)" stays on one line.
+        ago = duration_nl(now - at).replace(" ", "\u00a0")
+        return f"{self.when(at)} ({ago}\u00a0geleden)"
 
 
 def anchor(watch: str) -> str:

@@ -53,32 +53,49 @@ class WebServer:
         except ValueError as exc:  # waitress: a host that does not resolve
             raise WebError(f"web: cannot listen on {web.listen}: {exc}") from exc
         self._thread: threading.Thread | None = None
+        self._serving = False
         self.on_stop: Callable[[], None] | None = None
         host, port = self._server.effective_host, self._server.effective_port
         self.address = f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="web", daemon=True)
+        self._serving = True
         self._thread.start()
         logger.info("web: serving on http://%s", self.address)
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`stop` (from a signal handler or another thread)."""
+        """Serve in the calling thread until :meth:`interrupt` (from a signal handler or another thread)."""
         logger.info("web: serving on http://%s", self.address)
-        self._server.run()
+        self._serving = True
+        self._run()
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        finally:
+            self._serving = False
 
     def interrupt(self) -> None:
-        """Close the listening socket and every connection: :meth:`serve_forever` returns."""
+        """Close the listening socket and every connection, from the server's own loop: serving ends.
+
+        The closing runs in the loop's thread (waitress's trigger), never under a ``select``
+        that is waiting on those sockets.
+        """
         from waitress import wasyncore
 
-        wasyncore.close_all(self._server._map)
+        sockets = self._server._map
+        if self._serving:
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+        else:
+            wasyncore.close_all(sockets)
 
     def stop(self) -> None:
         """Close the socket and every connection; let requests in progress finish (up to 5 s)."""
         self.interrupt()
-        self._server.task_dispatcher.shutdown(timeout=5)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        self._server.task_dispatcher.shutdown(timeout=5)
         if self.on_stop is not None:
             self.on_stop()
 
