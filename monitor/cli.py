@@ -123,13 +123,29 @@ def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
         from .preview import run as preview_run
 
         return preview_run(settings, args.watch, args.days, html=args.html, enrich=not args.no_enrich, out=out)
+    from .store import guard
+
+    try:
+        return _with_database(command, args, settings, out)
+    except Exception as exc:
+        if not guard.is_database_error(exc):
+            raise
+        # A read-only, corrupt or full database: the file and the cause, not a traceback.
+        print(f"error: {guard.describe(settings.database, exc)}", file=sys.stderr)
+        return 1
+
+
+def _with_database(command: str, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if command in STORE_COMMANDS:
         return _store_command(command, args, settings, out)
     if command == "serve":
         return _serve(settings)
     from .context import Context
+    from .store.guard import lock_instance
     from .store.schema import SchemaTooNew
 
+    if command in ("run", "poll"):
+        lock_instance(settings.database)  # SQLite: one instance per file
     try:
         ctx = Context.create(settings)
     except SchemaTooNew as exc:
@@ -225,6 +241,13 @@ def _serve(settings: Settings) -> int:
 
 def _check_config(settings: Settings, out: TextIO) -> int:
     problems = channel_problems(settings)
+    if not problems:
+        # The same construction start-up does: what it would refuse is refused here.
+        from .notify.registry import UnusableChannel, build_channels
+
+        for name, ch in build_channels(settings, stream=out).items():
+            if isinstance(ch, UnusableChannel):
+                problems.append(f"channel {name}: {ch.reason}")
     for line in problems:
         print(f"config error: {line}", file=sys.stderr)
     if problems:

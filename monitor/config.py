@@ -10,6 +10,7 @@ With no file at all the monitor watches letters in dossier 26643 and prints to t
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 import re
 import tomllib
@@ -44,6 +45,7 @@ class HttpConfig:
     max_response_mb: float = 20.0
     pause_seconds: float = 0.5
     user_agent: str = ""
+    deadline_seconds: float = 120.0  # the whole request: connect, headers and body
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,19 +181,35 @@ class Settings:
 
 
 def read_secret(var: str) -> str | None:
+    value, _ = secret_and_problem(var)
+    return value
+
+
+def secret_and_problem(var: str) -> tuple[str | None, str | None]:
+    """The secret in ``$var`` (or the file ``$var_FILE`` names), or why there is none."""
     value = os.environ.get(var)
     if value:
-        return value
+        return value, None
     path = os.environ.get(f"{var}_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip() or None
-        except OSError:
-            return None
-    return None
+    if not path:
+        return None, f"environment variable {var} (or {var}_FILE) is not set"
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return None, f"cannot read {path} (named by {var}_FILE): {reason}"
+    if not text:
+        return None, f"{path} (named by {var}_FILE) is empty"
+    return text, None
 
 
 T = TypeVar("T")
+
+# Sane maxima: a value above them is a typo or an attack on the arithmetic (1e308 seconds
+# overflows every date), never a setting.
+MAX_SECONDS = 7 * 24 * 3600.0
+MAX_COUNT = 1_000_000
+MAX_RESPONSE_MB = 1024.0
 
 
 class _Reader:
@@ -228,19 +246,46 @@ class _Reader:
             return default
         return value  # type: ignore[no-any-return]
 
-    def positive(self, data: Mapping[str, Any], key: str, path: str, default: float) -> float:
+    def positive(
+        self, data: Mapping[str, Any], key: str, path: str, default: float, maximum: float = MAX_SECONDS
+    ) -> float:
+        """A finite number above zero and at most ``maximum`` (TOML allows nan, inf and 1e308)."""
         value = self.value(data, key, path, float, default)
-        if value <= 0:
+        if math.isfinite(value) and value <= 0:
             self.fail(_join(path, key), f"must be positive, got {value!r}")
+            return default
+        if not math.isfinite(value) or value > maximum:
+            self.fail(_join(path, key), f"must be a finite number of at most {maximum:g}, got {value!r}")
             return default
         return value
 
-    def count(self, data: Mapping[str, Any], key: str, path: str, default: int, minimum: int = 1) -> int:
-        value = self.value(data, key, path, int, default)
-        if value < minimum:
-            self.fail(_join(path, key), f"must be at least {minimum}, got {value!r}")
+    def non_negative(
+        self, data: Mapping[str, Any], key: str, path: str, default: float, maximum: float = MAX_SECONDS
+    ) -> float:
+        value = self.value(data, key, path, float, default)
+        if not math.isfinite(value) or value < 0 or value > maximum:
+            self.fail(_join(path, key), f"must be a number from 0 to {maximum:g}, got {value!r}")
             return default
         return value
+
+    def count(
+        self, data: Mapping[str, Any], key: str, path: str, default: int, minimum: int = 1, maximum: int = MAX_COUNT
+    ) -> int:
+        value = self.value(data, key, path, int, default)
+        if not minimum <= value <= maximum:
+            self.fail(_join(path, key), f"must be from {minimum} to {maximum}, got {value!r}")
+            return default
+        return value
+
+    def header_safe(self, data: Mapping[str, Any], key: str, path: str) -> None:
+        """A value that goes into a mail or HTTP header: no line break, not even an encoded one."""
+        value = data.get(key)
+        if isinstance(value, str):
+            from .notify.headers import unsafe_reason
+
+            why = unsafe_reason(value)
+            if why:
+                self.fail(_join(path, key), f"{why}: {value!r}")
 
     def strings(self, data: Mapping[str, Any], key: str, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
         if key not in data:
@@ -300,7 +345,18 @@ def load(path: Path | None, *, database: str | None = None) -> Settings:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
     settings = parse(data)
-    db = database or os.environ.get("KAMERMONITOR_DATABASE") or settings.database
+    if database:
+        db, where = database, "--database"
+    elif os.environ.get("KAMERMONITOR_DATABASE"):
+        db, where = os.environ["KAMERMONITOR_DATABASE"], "KAMERMONITOR_DATABASE"
+    else:
+        db, where = settings.database, "monitor.database"
+    from .dburl import database_url  # SQLAlchemy's URL: every command that gets here needs it
+
+    try:
+        db = database_url(db)
+    except ValueError as exc:
+        raise ConfigError([f"{where}: {exc}"]) from None
     return Settings(
         **{f: getattr(settings, f) for f in settings.__dataclass_fields__ if f not in ("database", "source_path")},
         database=db,
@@ -330,7 +386,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         database=r.value(mon, "database", "monitor", str, DEFAULT_DATABASE),
         timezone=tz,
         baseline_grace_days=r.count(mon, "baseline_grace_days", "monitor", 14, minimum=0),
-        template_dir=r.value(mon, "template_dir", "monitor", str, "") or None,
+        template_dir=_template_dir(r, mon),
         http=http,
         syncfeed=_syncfeed(r, r.table(sources, "syncfeed", "sources")),
         sru=_sru(r, r.table(sources, "sru", "sources")),
@@ -346,6 +402,13 @@ def parse(data: Mapping[str, Any]) -> Settings:
     return settings
 
 
+def _template_dir(r: _Reader, mon: Mapping[str, Any]) -> str | None:
+    value = r.value(mon, "template_dir", "monitor", str, "") or None
+    if value is not None and not Path(value).expanduser().is_dir():
+        r.fail("monitor.template_dir", f"not a directory: {value!r}")
+    return value
+
+
 def _check_timezone(r: _Reader, tz: str) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -357,13 +420,15 @@ def _check_timezone(r: _Reader, tz: str) -> None:
 
 def _http(r: _Reader, t: Mapping[str, Any]) -> HttpConfig:
     p = "http"
-    r.known(t, p, {"connect_timeout", "read_timeout", "max_response_mb", "pause_seconds", "user_agent"})
+    r.known(t, p, set(HttpConfig.__dataclass_fields__))
+    r.header_safe(t, "user_agent", p)
     return HttpConfig(
-        connect_timeout=r.positive(t, "connect_timeout", p, 10.0),
-        read_timeout=r.positive(t, "read_timeout", p, 30.0),
-        max_response_mb=r.positive(t, "max_response_mb", p, 20.0),
-        pause_seconds=max(0.0, r.value(t, "pause_seconds", p, float, 0.5)),
+        connect_timeout=r.positive(t, "connect_timeout", p, 10.0, maximum=3600),
+        read_timeout=r.positive(t, "read_timeout", p, 30.0, maximum=3600),
+        max_response_mb=r.positive(t, "max_response_mb", p, 20.0, maximum=MAX_RESPONSE_MB),
+        pause_seconds=r.non_negative(t, "pause_seconds", p, 0.5, maximum=3600),
         user_agent=r.value(t, "user_agent", p, str, ""),
+        deadline_seconds=r.positive(t, "deadline_seconds", p, 120.0, maximum=3600),
     )
 
 
@@ -371,16 +436,19 @@ def _syncfeed(r: _Reader, t: Mapping[str, Any]) -> SyncFeedConfig:
     p = "sources.syncfeed"
     r.known(t, p, set(SyncFeedConfig.__dataclass_fields__))
     start = r.value(t, "start_skiptoken", p, int, -1)
+    if start >= 2**62:
+        r.fail(f"{p}.start_skiptoken", f"must be below 2**62, got {start!r}")
+        start = -1
     return SyncFeedConfig(
         enabled=r.value(t, "enabled", p, bool, True),
         base_url=r.url(t, "base_url", p, SYNCFEED_URL),
         interval_seconds=r.positive(t, "interval_seconds", p, 120.0),
-        jitter_seconds=max(0.0, r.value(t, "jitter_seconds", p, float, 10.0)),
+        jitter_seconds=r.non_negative(t, "jitter_seconds", p, 10.0),
         start_skiptoken=start if start >= 0 else None,
         max_pages_per_poll=r.count(t, "max_pages_per_poll", p, 20),
         related_every=r.count(t, "related_every", p, 5),
         entity_lookups_per_poll=r.count(t, "entity_lookups_per_poll", p, 20, minimum=0),
-        stale_hours=r.positive(t, "stale_hours", p, 6.0),
+        stale_hours=r.positive(t, "stale_hours", p, 6.0, maximum=24 * 366),
     )
 
 
@@ -391,9 +459,9 @@ def _sru(r: _Reader, t: Mapping[str, Any]) -> SruConfig:
         enabled=r.value(t, "enabled", p, bool, True),
         base_url=r.url(t, "base_url", p, SRU_URL),
         interval_seconds=r.positive(t, "interval_seconds", p, 600.0),
-        jitter_seconds=max(0.0, r.value(t, "jitter_seconds", p, float, 30.0)),
+        jitter_seconds=r.non_negative(t, "jitter_seconds", p, 30.0),
         overlap_days=r.count(t, "overlap_days", p, 3, minimum=0),
-        page_size=r.count(t, "page_size", p, 100),
+        page_size=r.count(t, "page_size", p, 100, maximum=1000),
         max_pages_per_poll=r.count(t, "max_pages_per_poll", p, 10),
         max_dossier_clauses=r.count(t, "max_dossier_clauses", p, 25, minimum=0),
     )
@@ -431,8 +499,8 @@ def _operator(r: _Reader, t: Mapping[str, Any], channel_names: set[str]) -> Oper
     return OperatorConfig(
         channels=chans,
         failure_threshold=r.count(t, "failure_threshold", p, 5),
-        stale_hours=r.positive(t, "stale_hours", p, 6.0),
-        delivery_stuck_minutes=r.positive(t, "delivery_stuck_minutes", p, 60.0),
+        stale_hours=r.positive(t, "stale_hours", p, 6.0, maximum=24 * 366),
+        delivery_stuck_minutes=r.positive(t, "delivery_stuck_minutes", p, 60.0, maximum=60 * 24 * 366),
     )
 
 
@@ -554,8 +622,16 @@ def _check_channel(r: _Reader, p: str, kind: str, t: dict[str, Any]) -> None:
         port = r.value(t, "port", p, int, 587)
         if not 0 < port < 65536:
             r.fail(f"{p}.port", f"not a port number: {port!r}")
-        if not r.value(t, "from", p, str, ""):
+        sender = r.value(t, "from", p, str, "")
+        if not sender:
             r.fail(f"{p}.from", "required for an email channel")
+        elif "@" not in sender:
+            r.fail(f"{p}.from", f"not an email address: {sender!r}")
+        for key in ("from", "list_unsubscribe", "host", "username"):
+            r.header_safe(t, key, p)
+        domain = r.value(t, "message_id_domain", p, str, "kamermonitor.invalid")
+        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", domain):
+            r.fail(f"{p}.message_id_domain", f"not a domain name: {domain!r}")
         to = r.strings(t, "to", p, ())
         if not to:
             r.fail(f"{p}.to", "at least one recipient is required")
@@ -567,9 +643,8 @@ def _check_channel(r: _Reader, p: str, kind: str, t: dict[str, Any]) -> None:
             r.fail(f"{p}.password_env", "required when username is set")
     elif kind == "slack" and not isinstance(t.get("webhook_url_env"), str):
         r.fail(f"{p}.webhook_url_env", "required: the environment variable holding the webhook URL")
-    for key in ("timeout",):
-        if key in t:
-            r.positive(t, key, p, 30.0)
+    if "timeout" in t:
+        r.positive(t, "timeout", p, 30.0, maximum=3600)
 
 
 def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig, ...]:
@@ -598,7 +673,11 @@ def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig
         for j, c in enumerate(chans):
             if c not in channel_names:
                 r.fail(f"{p}.channels[{j}]", f"no channel named {c!r}")
-        kinds = r.strings(t, "kinds", p, DEFAULT_KINDS) or DEFAULT_KINDS
+        kinds = r.strings(t, "kinds", p, DEFAULT_KINDS)
+        if not kinds:
+            # An empty list silently meaning "Brief*" would hide a mistake; say what to write.
+            r.fail(f"{p}.kinds", 'must not be empty (leave it out for ["Brief*"], or use ["*"] for every kind)')
+            kinds = DEFAULT_KINDS
         followups = r.value(t, "followups", p, bool, True)
         out.append(WatchConfig(name, dossiers, kinds, keywords, chans, _schedule(r, t, p), followups))
     return tuple(out)
@@ -623,15 +702,33 @@ def _dossiers(r: _Reader, t: Mapping[str, Any], p: str) -> tuple[DossierRef, ...
     return tuple(out)
 
 
-def channel_problems(settings: Settings, env_check: Callable[[str], str | None] = read_secret) -> list[str]:
-    """Problems that only show at run time: secrets named but not set."""
+def channel_problems(settings: Settings, env_check: Callable[[str], str | None] | None = None) -> list[str]:
+    """Problems that only show at run time: secrets named but not set, unreadable or unusable.
+
+    ``env_check`` (tests) replaces reading the environment.  The secret itself never
+    appears in a problem.
+    """
+
+    def secret(var: str) -> tuple[str | None, str | None]:
+        if env_check is None:
+            return secret_and_problem(var)
+        value = env_check(var)
+        return value, None if value else f"environment variable {var} (or {var}_FILE) is not set"
+
     problems = []
     for i, ch in enumerate(settings.channels[1:]):
         for key in ("password", "webhook_url"):
             var = ch.options.get(f"{key}_env")
-            if isinstance(var, str) and not env_check(var):
-                problems.append(f"channel[{i}].{key}_env: environment variable {var} (or {var}_FILE) is not set")
+            if not isinstance(var, str):
+                continue
+            value, problem = secret(var)
+            if problem:
+                problems.append(f"channel[{i}].{key}_env: {problem}")
+            elif key == "webhook_url" and value is not None and not re.match(r"^https?://[^\s/?#]+", value, re.I):
+                problems.append(f"channel[{i}].{key}_env: {var} does not hold an http(s) URL")
     var = settings.web.token_env
-    if settings.web.enabled and var and not env_check(var):
-        problems.append(f"web.token_env: environment variable {var} (or {var}_FILE) is not set")
+    if settings.web.enabled and var:
+        _, problem = secret(var)
+        if problem:
+            problems.append(f"web.token_env: {problem}")
     return problems

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gc
 import os
+import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,12 +38,25 @@ def channel_targets(channel: ChannelConfig) -> tuple[str, ...]:
     return ("",)
 
 
-def owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` ("host:pid") is a process on this host that no longer runs.
+def new_owner() -> str:
+    """This instance's identity: "host:pid:random", unique per start.
 
-    Leases of owners on other hosts, or of live processes, are left to expire.
+    Host and pid alone are not: instances in separate PID namespaces (containers) are all
+    pid 1, and would share leases and each other's outbox rows.
     """
-    host, _, pid = owner.rpartition(":")
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` ("host:pid:random", or the older "host:pid") is a process on this host that no longer runs.
+
+    Leases of owners on other hosts, of live processes, and of a pid equal to ours (another
+    PID namespace, or us) are left to expire.
+    """
+    parts = owner.split(":")
+    if len(parts) not in (2, 3):
+        return False
+    host, pid = parts[0], parts[1]
     if host != socket.gethostname() or not pid.isdigit():
         return False
     if int(pid) == os.getpid():
@@ -78,14 +93,28 @@ class Context:
     fetcher: Fetcher
     now: Callable[[], datetime] = _utcnow
     sleep: Callable[[float], None] = time.sleep  # with ``now``: a test's clock moves both
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    owner: str = field(default_factory=new_owner)
     matcher: Matcher = field(init=False)
     baselines: dict[str, datetime] = field(default_factory=dict)
-    batch: str = ""
     metrics: Recorder = field(default_factory=Recorder)  # this process's events, for /metrics
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.settings.watches)
+
+    @property
+    def batch(self) -> str:
+        """The poll that is queuing alerts on this thread (sources poll on threads of their own)."""
+        return str(getattr(self._local, "batch", ""))
+
+    @batch.setter
+    def batch(self, value: str) -> None:
+        self._local.batch = value
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set on SIGTERM: requests in flight end, and no new step starts."""
+        return self.fetcher.stop
 
     @classmethod
     def create(
@@ -97,6 +126,7 @@ class Context:
             read_timeout=h.read_timeout,
             max_bytes=int(h.max_response_mb * 1024 * 1024),
             pause_seconds=h.pause_seconds,
+            deadline_seconds=h.deadline_seconds,
             **({"user_agent": h.user_agent} if h.user_agent else {}),
         )
         return cls(settings, open_engine(settings.database), Fetcher(make_client(http), http), now=now, sleep=sleep)

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from .context import Context, owner_is_dead
 from .enrichment import enrich
 from .models import Alert
-from .notify.base import Channel, DeliveryError
+from .notify.base import Channel, DeliveryError, channel_secrets, redact
+from .retry import clamp
 from .store import attachments as attachment_store
 from .store import letters as letter_store
 from .store import outbox as outbox_store
@@ -36,10 +37,14 @@ class DrainResult:
 
 
 def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential, half-jittered, capped."""
+    """Seconds to wait before attempt ``attempt + 1``: exponential, half-jittered, capped.
+
+    Whatever the configuration or the far end's ``Retry-After`` say, the result stays
+    at most :data:`~monitor.retry.MAX_WAIT` (6 h).
+    """
     ceiling = min(cap, base * 2 ** min(attempt, 30))
     delay = random.uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)
+    return clamp(max(delay, retry_after or 0.0), minimum=0.0)
 
 
 def _latencies(unit: list[Delivery], alert: Alert, now: datetime) -> list[float]:
@@ -73,9 +78,20 @@ class Deliverer:
                 )
             if not claimed:
                 break
-            for unit in self._in_turn(self._group(claimed)):
+            units = self._in_turn(self._group(claimed))
+            for unit in units:
+                if self.ctx.stopping.is_set():
+                    self._hand_back([r.id for u in [unit, *units] for r in u])
+                    return result
                 self._deliver(unit, result)
         return result
+
+    def _hand_back(self, ids: list[int]) -> None:
+        """Stopping: rows claimed but not begun go back to pending at once (not after their lease)."""
+        with self.ctx.engine.begin() as conn:
+            n = outbox_store.unclaim(conn, ids, self.ctx.owner)
+        if n:
+            logger.info("stopping: %d queued deliveries go out at the next start", n)
 
     def _in_turn(self, units: list[list[Delivery]]) -> Iterator[list[Delivery]]:
         """Messages oldest first, except that one whose channel must still wait lets ready channels go first.
@@ -193,6 +209,12 @@ class Deliverer:
         return ours
 
     def _failed(self, unit: list[Delivery], ids: list[int], exc: DeliveryError, result: DrainResult) -> None:
+        # Channels redact their own secrets; this is the second lock on the door, since the
+        # text goes to last_error, status, warnings and the log.
+        channel = self.channels.get(unit[0].channel)
+        exc = DeliveryError(
+            redact(str(exc), channel_secrets(channel)), permanent=exc.permanent, retry_after=exc.retry_after
+        )
         cfg = self.ctx.settings.delivery
         now = self.ctx.now()
         attempts = max(r.attempts for r in unit) + 1

@@ -1,10 +1,12 @@
 """Polite, bounded HTTP GETs for the sources, and the one error type sources raise.
 
 Every request goes through :class:`Fetcher`, so limits live in one place: explicit
-connect/read timeouts, a cap on response size (counted after decompression, which also
-cuts off gzip bombs and endless bodies), a pause between requests to the same host,
-``Retry-After`` on 429/503, and a translation of every failure into one
-:class:`SourceError` whose message names the source and the problem in one line.
+connect/read timeouts and a total deadline for the whole request (:mod:`monitor.deadline`),
+a cap on response size counted while decompressing (at most one content coding, inflated
+in bounded steps, so a gzip bomb or a stack of codings never grows past the cap), a pause
+between requests to the same host, ``Retry-After`` on 429/503 (clamped, :mod:`monitor.retry`),
+redirects followed only within the configured base URL, and a translation of every failure
+into one :class:`SourceError` whose message names the source and the problem in one line.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from . import deadline
+from .retry import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +32,33 @@ USER_AGENT = "kamermonitor/0.1 (+https://github.com/kamermonitor/kamermonitor)"
 class SourceError(Exception):
     """A source could not be read; ``str()`` is the one-line operator message."""
 
-    def __init__(self, source: str, problem: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, source: str, problem: str, *, retry_after: float | None = None, foreign: bool = False) -> None:
         super().__init__(f"{source}: {problem}")
         self.source = source
         self.problem = problem
         self.retry_after = retry_after
+        # A link or redirect off the configured base URL: tell the operator at once.
+        self.foreign = foreign
+
+
+MAX_REDIRECTS = 5
+
+
+def within(url: str, base: str) -> bool:
+    """True when ``url`` is under ``base``: same scheme, host and port, and inside its path."""
+    try:
+        u, b = urlsplit(url), urlsplit(base)
+        same = (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
+    except ValueError:
+        return False
+    prefix = b.path.rstrip("/")
+    return same and (u.path == prefix or u.path.startswith(prefix + "/") or not prefix)
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``: the base for a URL that has no configured one."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +68,7 @@ class HttpSettings:
     max_bytes: int = 20 * 1024 * 1024
     pause_seconds: float = 0.2  # between two requests to the same host
     user_agent: str = USER_AGENT
+    deadline_seconds: float = 120.0  # one request in all: connect, headers and body
 
 
 @dataclass(slots=True)
@@ -66,26 +94,75 @@ def make_client(settings: HttpSettings) -> httpx.Client:
     """The single httpx client every source shares."""
     return httpx.Client(
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-        headers={"User-Agent": settings.user_agent},
-        follow_redirects=True,
-        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+        # One coding at most, and only those inflated here in bounded steps (see _Inflater).
+        headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+        follow_redirects=False,  # followed by Fetcher.get, within the configured base only
+        transport=deadline.transport(limits=httpx.Limits(max_connections=4, max_keepalive_connections=2)),
     )
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+class _Inflater:
+    """Undo at most one content coding, never producing more than the caller still accepts.
+
+    httpx inflates a whole network chunk at once, and a stack of codings
+    (``deflate, gzip``) multiplies: 1.8 KB became 2.1 GB in memory before the size cap was
+    checked.  Here each step asks zlib for at most ``room + 1`` bytes, so the body never
+    exceeds the cap by more than one byte.
+    """
+
+    def __init__(self, source: str, coding_header: str) -> None:
+        codings = [c.strip().lower() for c in coding_header.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if len(codings) > 1:
+            raise SourceError(source, f"refused a response with stacked content codings ({coding_header[:80]})")
+        self.coding = codings[0] if codings else None
+        self._source = source
+        self._zlib: zlib._Decompress | None = None
+        if self.coding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.coding == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif self.coding is not None:
+            raise SourceError(source, f"unsupported content coding {self.coding[:40]!r}")
+        self._first = True
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Inflate ``data``; raise :class:`_TooLarge` past ``room`` bytes of output."""
+        if self._zlib is None:
+            return data
+        try:
+            out = self._step(data, room)
+        except zlib.error as exc:
+            raise SourceError(self._source, f"corrupt {self.coding} response body: {exc}") from None
+        return out
+
+    def _step(self, data: bytes, room: int) -> bytes:
+        assert self._zlib is not None
+        if self._first and self.coding == "deflate":
+            self._first = False
+            try:  # "deflate" is meant to be zlib-wrapped, but some servers send it raw
+                return self._bounded(data, room)
+            except zlib.error:
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._bounded(data, room)
+
+    def _bounded(self, data: bytes, room: int) -> bytes:
+        assert self._zlib is not None
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            piece = self._zlib.decompress(data, room - size + 1)
+            parts.append(piece)
+            size += len(piece)
+            if size > room:
+                raise _TooLarge
+            data = self._zlib.unconsumed_tail
+            if not data:
+                return b"".join(parts)
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class Fetcher:
@@ -97,6 +174,8 @@ class Fetcher:
         self.stats = FetchStats()
         self._last_request: dict[str, float] = {}
         self._lock = threading.Lock()
+        # Set when the process is stopping: requests in flight end within a second.
+        self.stop = threading.Event()
 
     def _pace(self, url: str) -> None:
         host = urlsplit(url).netloc
@@ -119,30 +198,32 @@ class Fetcher:
         expect_xml: bool = True,
         max_bytes: int | None = None,
         stop_when: Callable[[bytes], bool] | None = None,
+        base: str | None = None,
     ) -> FetchResult:
         """GET ``url``; return the body or raise :class:`SourceError`.
 
         ``stop_when`` is called on the bytes read so far; when it returns True the read
         stops early (used to probe the end of a feed without downloading whole pages).
+        Redirects are followed only to URLs under ``base`` (default: the same scheme, host
+        and port as ``url``); anything else is a SourceError marked ``foreign``.
         """
         limit = max_bytes or self.settings.max_bytes
-        self._pace(url)
-        with self._lock:  # polls read ahead in a thread, and enrichment runs on another
-            self.stats.requests += 1
-            self.stats.per_source[source] = self.stats.per_source.get(source, 0) + 1
-        try:
-            with self.client.stream("GET", url, params=params, headers={"Accept": accept}) as resp:
-                self._check_status(source, resp)
-                body, complete = self._read(source, resp, limit, stop_when)
-                with self._lock:
-                    self.stats.bytes_wire += resp.num_bytes_downloaded
-                final = str(resp.url)
-        except httpx.TimeoutException as exc:
-            raise SourceError(source, f"timed out ({type(exc).__name__}) fetching {_short(url)}") from exc
-        except httpx.TransportError as exc:
-            raise SourceError(source, f"cannot reach {_short(url)}: {_reason(exc)}") from exc
-        except httpx.HTTPError as exc:  # decoding errors, invalid URLs, too many redirects
-            raise SourceError(source, f"HTTP error fetching {_short(url)}: {exc}") from exc
+        allowed = base or origin(url)
+        if self.stop.is_set():
+            raise SourceError(source, "not fetched: the monitor is stopping")
+        with deadline.deadline(self.settings.deadline_seconds, self.stop):
+            for _ in range(MAX_REDIRECTS + 1):
+                self._pace(url)
+                with self._lock:  # polls read ahead in a thread, and enrichment runs on another
+                    self.stats.requests += 1
+                    self.stats.per_source[source] = self.stats.per_source.get(source, 0) + 1
+                next_url, result = self._once(source, url, params, accept, limit, stop_when, allowed)
+                if result is not None:
+                    break
+                url, params = next_url, None
+            else:
+                raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {_short(url)}")
+        body, final, status, complete, content_type = result
         with self._lock:
             self.stats.bytes_body += len(body)
             self.stats.bytes_per_source[source] = self.stats.bytes_per_source.get(source, 0) + len(body)
@@ -150,15 +231,58 @@ class Fetcher:
         if "fout404" in final.lower():
             raise SourceError(source, f"not found (soft 404, redirected to {_short(final)})")
         if expect_xml and complete:
-            _check_looks_like_xml(source, resp.headers.get("content-type", ""), body)
-        return FetchResult(body, final, resp.status_code, complete)
+            _check_looks_like_xml(source, content_type, body)
+        return FetchResult(body, final, status, complete)
+
+    def _once(
+        self,
+        source: str,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        accept: str,
+        limit: int,
+        stop_when: Callable[[bytes], bool] | None,
+        allowed: str,
+    ) -> tuple[str, tuple[bytes, str, int, bool, str] | None]:
+        """One request: (redirect target, None) or ("", (body, final url, status, complete, type))."""
+        try:
+            with self.client.stream("GET", url, params=params, headers={"Accept": accept}) as resp:
+                location = resp.headers.get("location") if resp.is_redirect else None
+                if location is not None:
+                    target = urljoin(str(resp.url), location.strip())
+                    if not within(target, allowed) and "fout404" not in target.lower():
+                        raise SourceError(
+                            source,
+                            f"refused a redirect from {_short(str(resp.url))} to {_short(target)}: "
+                            f"outside {_short(allowed)}",
+                            foreign=True,
+                        )
+                    return target, None
+                self._check_status(source, resp)
+                body, complete = self._read(source, resp, limit, stop_when)
+                with self._lock:
+                    self.stats.bytes_wire += resp.num_bytes_downloaded
+                return "", (body, str(resp.url), resp.status_code, complete, resp.headers.get("content-type", ""))
+        except httpx.TimeoutException as exc:
+            if self.stop.is_set():
+                raise SourceError(source, f"abandoned {_short(url)}: the monitor is stopping") from exc
+            if str(exc) == deadline.EXPIRED:
+                what = f"after the {self.settings.deadline_seconds:g} s deadline for the whole request"
+                raise SourceError(source, f"timed out ({what}) fetching {_short(url)}") from exc
+            raise SourceError(source, f"timed out ({type(exc).__name__}) fetching {_short(url)}") from exc
+        except httpx.TransportError as exc:
+            if self.stop.is_set():
+                raise SourceError(source, f"abandoned {_short(url)}: the monitor is stopping") from exc
+            raise SourceError(source, f"cannot reach {_short(url)}: {_reason(exc)}") from exc
+        except httpx.HTTPError as exc:  # invalid URLs and the like
+            raise SourceError(source, f"HTTP error fetching {_short(url)}: {exc}") from exc
 
     def _check_status(self, source: str, resp: httpx.Response) -> None:
         code = resp.status_code
         if code < 400:
             return
         if code in (429, 503):
-            retry_after = parse_retry_after(resp.headers.get("retry-after"))
+            retry_after = parse_retry_after(resp.headers.get("retry-after"), who=source)
             hint = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
             raise SourceError(source, f"HTTP {code} from {_short(str(resp.url))}{hint}", retry_after=retry_after)
         raise SourceError(source, f"HTTP {code} from {_short(str(resp.url))}")
@@ -170,13 +294,21 @@ class Fetcher:
         limit: int,
         stop_when: Callable[[bytes], bool] | None,
     ) -> tuple[bytes, bool]:
+        inflater = _Inflater(source, resp.headers.get("content-encoding", ""))
         chunks: list[bytes] = []
         size = 0
-        for chunk in resp.iter_bytes():
+        too_large = SourceError(source, f"response larger than {limit} bytes from {_short(str(resp.url))}")
+        # A response built in memory (httpx.MockTransport in tests) has no stream left to read.
+        pieces = [resp.content] if resp.is_stream_consumed else resp.iter_raw()
+        for raw in pieces:
+            try:
+                chunk = inflater.feed(raw, limit - size)
+            except _TooLarge:
+                raise too_large from None
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
-                raise SourceError(source, f"response larger than {limit} bytes from {_short(str(resp.url))}")
+                raise too_large
             if stop_when is not None and stop_when(b"".join(chunks)):
                 return b"".join(chunks), False
         return b"".join(chunks), True

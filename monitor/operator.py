@@ -71,11 +71,24 @@ def in_working_hours(ctx: Context, when: datetime) -> bool:
     return local.weekday() < 5 and 8 <= local.hour < 18
 
 
-def check_source(ctx: Context, conn: Connection, source: str, ok: bool, error: str | None) -> None:
-    """After a poll: warn when failures reach the threshold, announce recovery, watch staleness."""
+def check_source(
+    ctx: Context, conn: Connection, source: str, ok: bool, error: str | None, *, foreign: bool = False
+) -> None:
+    """After a poll: warn when failures reach the threshold, announce recovery, watch staleness.
+
+    A link or redirect off the configured base URL (``foreign``) is told at once: it is a
+    hostile or misconfigured server, not an outage that may pass by itself.
+    """
     health = ops.health(conn, source)
     key = f"source-failing:{source}"
+    if foreign:
+        raise_condition(
+            ctx, conn, f"source-foreign:{source}",
+            f"{error}; the cursor stays where it was until the source links within its base URL",
+        )  # fmt: skip
     if ok:
+        clear_condition(ctx, conn, f"source-foreign:{source}", f"{source} links within its base URL again")
+        clear_condition(ctx, conn, f"source-held-back:{source}", f"{source} is polled again")
         clear_condition(ctx, conn, key, f"{source} is reachable again")
     elif health.consecutive_failures >= ctx.settings.operator.failure_threshold:
         raise_condition(
@@ -96,6 +109,20 @@ def check_source(ctx: Context, conn: Connection, source: str, ok: bool, error: s
             )  # fmt: skip
     else:
         clear_condition(ctx, conn, stale, f"{source} produces new documents again")
+
+
+def check_held_back(ctx: Context, conn: Connection, health: ops.Health) -> None:
+    """Warn once when a source's ``Retry-After`` keeps it unpolled for longer than ``stale_hours``."""
+    if health.not_before is None:
+        return
+    since = health.last_success or health.last_attempt or ctx.now()
+    if health.not_before - since > timedelta(hours=ctx.settings.operator.stale_hours):
+        raise_condition(
+            ctx, conn, f"source-held-back:{health.source}",
+            f"{health.source} asked the monitor to wait; it is not polled until "
+            f"{health.not_before.astimezone(ctx.tz):%Y-%m-%d %H:%M} ({_duration(health.not_before - since)} "
+            f"since {'its last success' if health.last_success else 'the first failure'})",
+        )  # fmt: skip
 
 
 def check_deliveries(ctx: Context, conn: Connection) -> None:

@@ -17,6 +17,7 @@ from datetime import datetime, time
 from typing import Protocol
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import operator, srupoll, tkpoll
 from .context import Context, owner_is_dead
@@ -97,11 +98,14 @@ def poll_source(ctx: Context, name: str) -> bool:
     cfg = getattr(ctx.settings, name)
     lease = f"poll:{name}"
     with ctx.engine.connect() as conn:
-        not_before = ops.health(conn, name).not_before
+        health = ops.health(conn, name)
+    not_before = health.not_before
     if not_before is not None and not_before > now:
         wait = (not_before - now).total_seconds()
         if wait > SHORT_RETRY_AFTER_SECONDS:
             logger.info("%s: skipped, the source asked to wait until %s", name, not_before.isoformat())
+            with ctx.engine.begin() as conn:
+                operator.check_held_back(ctx, conn, health)
             return False
         # A run that comes a moment too early (``poll --once`` runs follow each other in
         # well under a second) waits out the rest instead of dropping the source: the
@@ -117,22 +121,31 @@ def poll_source(ctx: Context, name: str) -> bool:
     requests_before = ctx.fetcher.stats.requests
     error: str | None = None
     retry_after: float | None = None
+    foreign = False
     try:
         result = SOURCES[name](ctx)
     except SourceError as exc:
-        error, retry_after = str(exc), exc.retry_after
-    except Exception as exc:  # a bug or a database error: log it in full, keep the service alive
+        error, retry_after, foreign = str(exc), exc.retry_after, exc.foreign
+    except SQLAlchemyError:
+        raise  # the database itself is failing: nothing can be recorded; the caller says so in one line
+    except Exception as exc:  # a bug: log it in full, keep the service alive
         logger.exception("%s: poll crashed", name)
         error = f"{name}: internal error: {type(exc).__name__}: {exc}"
     requests = ctx.fetcher.stats.requests - requests_before
     with ctx.engine.begin() as conn:
+        if error is not None and ctx.stopping.is_set():
+            # Abandoned on SIGTERM, not failed: what was not recorded is read again next start.
+            logger.info("%s: poll abandoned, the monitor is stopping", name)
+            ops.release_lease(conn, lease, ctx.owner)
+            return False
         if error is None:
             ops.record_success(conn, name, ctx.now(), new_data=result.new_data)
             logger.info("%s: %d request(s), %d new letter alert(s) queued", name, requests, len(result.new_matches))
         else:
             h = ops.record_failure(conn, name, ctx.now(), error, retry_after)
             logger.warning("%s (failure %d in a row)", error, h.consecutive_failures)
-        operator.check_source(ctx, conn, name, error is None, error)
+            operator.check_held_back(ctx, conn, h)
+        operator.check_source(ctx, conn, name, error is None, error, foreign=foreign)
         ops.release_lease(conn, lease, ctx.owner)
         lags = _first_seen_lags(ctx, conn, result.new_matches) if error is None else []
     ctx.metrics.poll(name, error is None)

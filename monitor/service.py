@@ -1,20 +1,30 @@
 """``kamermonitor run``: the long-running service, driven by APScheduler 3.x.
 
 One job per source at its interval (with a little jitter) and one job that drains the
-outbox, started at once after every poll.  Polls run on one worker thread, so they never
-overlap each other or themselves (``max_instances=1``); delivery has its own thread, so
-a slow mail server never delays a poll.  A missed run after a pause or sleep is run once
-(``coalesce=True``, no misfire grace limit) instead of being dropped.  SIGTERM and
-Ctrl-C stop the scheduler after the step in progress.  With ``[web] listen`` set, the HTTP
-surface (``monitor/web``) is bound before the first poll and served by threads of its
-own, reading through connections of its own: it never waits for, nor delays, a poll.
+outbox, started at once after every poll.  Each source polls on a thread of its own, so a
+stalled source never delays the other; a poll never overlaps itself (``max_instances=1``).
+Delivery has its own thread, so a slow mail server never delays a poll.  A missed run
+after a pause or sleep is run once (``coalesce=True``, no misfire grace limit) instead of
+being dropped.  With ``[web] listen`` set, the HTTP surface (``monitor/web``) is
+bound before the first poll and served by threads of its own, reading through connections
+of its own: it never waits for, nor delays, a poll.
+
+SIGTERM and Ctrl-C end the process within :data:`STOP_SECONDS`: requests in flight are
+abandoned (a poll is redone at the next start, its cursor never having moved), deliveries
+claimed but not begun are handed back, and a message being sent at that moment is left
+'sending' under its lease, to be sent again by the next start (the accept-then-stop window).
+
+A database fault (read-only, full, corrupt) stops the service with one line and exit 1.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -27,12 +37,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .context import Context, freeze_startup_heap
 from .deliver import Deliverer
 from .poll import announce_watches, deliver, enabled_sources, poll_source, prepare_watches
-from .store import outbox as outbox_store
+from .store import guard
 
 if TYPE_CHECKING:
     from .web.server import WebServer
 
 logger = logging.getLogger(__name__)
+
+# After SIGTERM, steps in progress get this long to finish before the process exits anyway
+# (systemd's default stop timeout is 90 s; the issue's bound is 10 s).
+STOP_SECONDS = 8.0
 
 
 class Service:
@@ -42,7 +56,12 @@ class Service:
         self._lock = threading.Lock()
         self._delivering = False
         self._again = False
-        self.executor = ThreadPoolExecutor(1)
+        self._running = 0
+        self._idle = threading.Condition()
+        self._watch_lock = threading.Lock()
+        self.fatal: str | None = None
+        # One thread per source: a stalled source never holds up the other.
+        self.executor = ThreadPoolExecutor(max(1, len(enabled_sources(ctx))))
         # Sending has its own thread, so a slow mail server never delays the next poll.
         self.delivery_executor = ThreadPoolExecutor(1)
         self.scheduler = BlockingScheduler(
@@ -51,10 +70,37 @@ class Service:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
+    def _step(self, work: Callable[[], None]) -> None:
+        """Run one job's work, counted (for the stop) and with database faults ending the service."""
+        with self._idle:
+            if self.ctx.stopping.is_set():
+                return
+            self._running += 1
+        try:
+            work()
+        except Exception as exc:
+            if not guard.is_database_error(exc):
+                raise
+            self.fatal = guard.describe(self.ctx.settings.database, exc)
+            logger.error("stopping: %s", self.fatal)
+            self.ctx.stopping.set()
+            self.scheduler.shutdown(wait=False)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
     def _poll_job(self, name: str) -> None:
-        prepare_watches(self.ctx)
+        self._step(lambda: self._poll(name))
+
+    def _poll(self, name: str) -> None:
+        with self._watch_lock:  # the two sources' threads share the watches' bookkeeping
+            prepare_watches(self.ctx)
         poll_source(self.ctx, name)
-        announce_watches(self.ctx)
+        if self.ctx.stopping.is_set():
+            return
+        with self._watch_lock:
+            announce_watches(self.ctx)
         # The alert goes out right after the poll that saw it, on the delivery thread: a
         # drain in progress is asked to go round once more, else one is started now.
         with self._lock:
@@ -69,13 +115,16 @@ class Service:
             logger.info("stopping: deliveries queued by the last poll go out on the next start")
 
     def _deliver_job(self) -> None:
+        self._step(self._deliver)
+
+    def _deliver(self) -> None:
         with self._lock:
             self._delivering = True
         try:
             while True:
                 deliver(self.ctx, self.deliverer)
                 with self._lock:
-                    if not self._again:
+                    if not self._again or self.ctx.stopping.is_set():
                         # Under the same lock as the check: a poll that finishes right now
                         # either set _again in time or sees no drain and starts one.
                         self._delivering = False
@@ -88,12 +137,9 @@ class Service:
     def start(self) -> None:
         """Block until stopped by a signal.  Raises WebError when ``[web]`` cannot listen."""
         web = self._open_web() if self.ctx.settings.web.enabled else None
-        if self.ctx.engine.dialect.name == "sqlite":
-            # SQLite means one instance: rows a killed process left in 'sending' are ours to resend.
-            with self.ctx.engine.begin() as conn:
-                released = outbox_store.release_all(conn)
-            if released:
-                logger.info("re-queued %d deliveries interrupted by the previous run", released)
+        # Rows another process left 'sending' are not simply taken back here: a drain takes
+        # back those of a process on this host that has died, and every other row when its
+        # lease runs out (another instance may still be sending it).
         now = datetime.now(self.ctx.tz)
         for name in enabled_sources(self.ctx):
             cfg = getattr(self.ctx.settings, name)
@@ -119,14 +165,34 @@ class Service:
             web.start()
         try:
             self.scheduler.start()
-            # The signal handler only stops the scheduling; the step in progress finishes here,
-            # before the database and HTTP client are closed underneath it.
+            # The signal handler stopped the scheduling and asked every step in progress to
+            # stop; they end here, before the database and HTTP client are closed under them.
+            if not self._wait_idle(STOP_SECONDS):
+                logger.warning(
+                    "stopping now with %d step(s) unfinished: a poll is redone at the next start; "
+                    "a message being sent is left to its lease and may be sent once more",
+                    self._running,
+                )
+                logging.shutdown()
+                os._exit(1 if self.fatal else 0)  # the threads still blocked would keep the process alive
             self.executor.shutdown(wait=True)
             self.delivery_executor.shutdown(wait=True)
         finally:
             if web is not None:
                 web.stop()
+        if self.fatal:
+            raise guard.DatabaseFault(self.fatal)
         logger.info("kamermonitor stopped")
+
+    def _wait_idle(self, seconds: float) -> bool:
+        end = time.monotonic() + seconds
+        with self._idle:
+            while self._running:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
 
     def _open_web(self) -> WebServer:
         """Bind the HTTP surface before anything starts, so a taken port stops ``run`` at once."""
@@ -138,5 +204,8 @@ class Service:
         )  # fmt: skip
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
-        logger.info("received %s, stopping after the current step", signal.Signals(signum).name)
+        logger.info(
+            "received %s, stopping after the current step (at most %.0f s)", signal.Signals(signum).name, STOP_SECONDS
+        )
+        self.ctx.stopping.set()
         self.scheduler.shutdown(wait=False)

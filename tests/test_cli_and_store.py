@@ -203,9 +203,13 @@ def test_list_status_and_retry_failed_do_not_import_the_http_client_templates_or
         assert "slack: slack webhook https://hooks.example/****" in out
 
 
-def test_check_config_does_not_open_the_store(tmp_path: Path) -> None:
+def test_check_config_checks_the_database_url_but_does_not_open_the_store(tmp_path: Path) -> None:
+    # check-config builds the database URL and loads its driver, as start-up does (issue 11),
+    # so SQLAlchemy's URL and dialect are loaded; the store itself is neither opened nor migrated.
     _, loaded = _run_and_list_modules(tmp_path, "check-config")
-    assert _among(loaded, [*NOT_FOR_READERS, "sqlalchemy", "monitor.store"]) == set()
+    assert "sqlalchemy.engine.url" in loaded  # the probe sees what was imported
+    assert _among(loaded, [*NOT_FOR_READERS, "monitor.store.schema", "monitor.store.guard"]) == set()
+    assert not (tmp_path / "km.db").exists()
 
 
 def test_recent_letters_are_each_watchs_newest_first_and_listed_as_they_are_loaded(database: str) -> None:

@@ -41,3 +41,40 @@ class Channel(Protocol):
     def describe(self) -> str:
         """A one-line, secret-free description for ``status`` and logs."""
         ...
+
+
+def channel_secrets(channel: object) -> tuple[str, ...]:
+    """What must never appear in an error about ``channel`` (its ``secrets()``, if it has one)."""
+    get = getattr(channel, "secrets", None)
+    return tuple(get()) if callable(get) else ()
+
+
+# A run of this many characters that also occurs in a secret is taken to be part of it.
+_SECRET_PART = 6
+
+
+def redact(text: str, secrets: tuple[str, ...] | list[str]) -> str:
+    """``text`` with every secret, and every run of 6+ characters taken from one, replaced by ``****``.
+
+    A server may echo back a whole secret, its path, only the token, or a piece of it;
+    none of that may reach ``last_error``, ``status``, a warning or a log line.
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "****")
+    parts = [s for s in secrets if len(s) >= _SECRET_PART]
+    if not parts:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        end = i
+        # The longest run starting at i that is part of a secret.
+        while end < len(text) and any(text[i : end + 1] in s for s in parts):
+            end += 1
+        if end - i >= _SECRET_PART:
+            out.append("****")
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import socket
 import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 from zoneinfo import ZoneInfo
 
 from ..models import Alert
-from .base import DeliveryError
+from ..watchdog import Watchdog
+from .base import DeliveryError, redact
+from .headers import plain_header, unsafe_reason
 from .render import Renderer, default_renderer, thread_dossier
 
 if TYPE_CHECKING:
@@ -31,7 +34,6 @@ if TYPE_CHECKING:
 Security = Literal["ssl", "starttls", "none"]
 
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-_CRLF_RE = re.compile(r"[\r\n]")
 
 
 def _hash8(text: str) -> str:
@@ -84,7 +86,7 @@ class EmailChannel:
         if not _DOMAIN_RE.fullmatch(message_id_domain):
             raise ValueError(f"email channel {name!r}: not a domain for Message-IDs: {message_id_domain!r}")
         for value in (sender, *recipients, list_unsubscribe or ""):
-            if _CRLF_RE.search(value):
+            if unsafe_reason(value):
                 raise ValueError(f"email channel {name!r}: line break in an address or header value")
         self.name = name
         self.host = host
@@ -125,22 +127,27 @@ class EmailChannel:
     def build_message(self, alert: Alert, target: str) -> EmailMessage:
         r = self.renderer
         msg = EmailMessage()
-        msg["From"] = self.sender
-        msg["To"] = target
-        msg["Subject"] = r.email_subject(alert)
-        msg["Date"] = format_datetime(self._clock().astimezone(self.tz))
-        msg["Message-ID"] = self.message_id(alert, target)
+        headers = {
+            "From": self.sender,
+            "To": target,
+            "Subject": r.email_subject(alert),
+            "Date": format_datetime(self._clock().astimezone(self.tz)),
+            "Message-ID": self.message_id(alert, target),
+        }
         dossier = thread_dossier(alert)
         if dossier is not None:
             root = f"<dossier-{re.sub(r'[^A-Za-z0-9-]', '-', str(dossier))}@{self.message_id_domain}>"
-            msg["In-Reply-To"] = root
-            msg["References"] = root
-        msg["Auto-Submitted"] = "auto-generated"
+            headers["In-Reply-To"] = headers["References"] = root
+        headers["Auto-Submitted"] = "auto-generated"
         label = re.sub(r"[^a-z0-9-]+", "-", self.name.lower()).strip("-") or "alerts"
-        msg["List-Id"] = f"Kamermonitor <{label}.{self.message_id_domain}>"
+        headers["List-Id"] = f"Kamermonitor <{label}.{self.message_id_domain}>"
         if self.list_unsubscribe:
             value = self.list_unsubscribe.strip()
-            msg["List-Unsubscribe"] = value if value.startswith("<") else f"<{value}>"
+            headers["List-Unsubscribe"] = value if value.startswith("<") else f"<{value}>"
+        # Every value is reduced to plain text first: the subject comes from a public feed,
+        # and the email package would decode an encoded-word in it into a real line break.
+        for name, value in headers.items():
+            msg[name] = plain_header(value, name.lower())
         msg.set_content(r.email_text(alert), cte="quoted-printable")
         msg.add_alternative(r.email_html(alert), subtype="html", cte="quoted-printable")
         return msg
@@ -148,16 +155,28 @@ class EmailChannel:
     # ------------------------------------------------------------------ delivery
 
     def send(self, alert: Alert, target: str) -> None:
-        import smtplib
 
         try:
             msg = self.build_message(alert, target)
         except Exception as exc:  # deterministic (bad address, template error): retrying cannot help
             raise DeliveryError(f"{self.name}: cannot build message for {target}: {exc}", permanent=True) from None
         where = f"{self.host}:{self.port}"
+        # ``timeout`` bounds the whole exchange too: a server answering a byte a second
+        # would otherwise hold this (and every channel after it) for as long as it likes.
+        with Watchdog(self.timeout) as dog:
+            try:
+                self._exchange(msg, target, where, dog)
+            except DeliveryError:
+                if dog.fired:
+                    self._fail(f"{where} did not finish within {self.timeout:g} s", permanent=False)
+                raise
+
+    def _exchange(self, msg: EmailMessage, target: str, where: str, dog: Watchdog) -> None:
+        import smtplib
+
         smtp: smtplib.SMTP | None = None
         try:
-            smtp = self._connect()
+            smtp = self._connect(dog)
             if self.username:
                 self._login(smtp)
             refused = smtp.send_message(msg, to_addrs=[target])
@@ -203,14 +222,30 @@ class EmailChannel:
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, dog: Watchdog) -> smtplib.SMTP:
         import smtplib
 
         smtp: smtplib.SMTP
         if self.security == "ssl":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
-            return smtp
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = smtplib.SMTP_SSL(timeout=self.timeout, context=self._context())
+        else:
+            smtp = smtplib.SMTP(timeout=self.timeout)
+        # smtplib's socket factory (not in its type stubs): wrapped to register the socket.
+        opened: Callable[[str, int, float], socket.socket] = getattr(smtp, "_get_socket")  # noqa: B009
+
+        def watched(host: str, port: int, timeout: float) -> socket.socket:
+            # The watchdog must see the socket before the banner is read (inside connect()).
+            sock = opened(host, port, timeout)
+            dog.watch(sock)
+            return sock
+
+        setattr(smtp, "_get_socket", watched)  # noqa: B010
+        setattr(smtp, "_host", self.host)  # noqa: B010 - the TLS server name; SMTP(host) would have set it
+        try:
+            smtp.connect(self.host, self.port)
+        except BaseException:
+            smtp.close()
+            raise
         if self.security == "starttls":
             context = self._context()
             try:
@@ -221,6 +256,7 @@ class EmailChannel:
                         permanent=True,
                     )
                 smtp.starttls(context=context)
+                dog.watch(smtp.sock)  # the TLS socket replaces the plain one
                 smtp.ehlo()
             except BaseException:
                 self._close(smtp)
@@ -271,19 +307,20 @@ class EmailChannel:
     def _reply(self, exc: smtplib.SMTPResponseException) -> str:
         return f"{exc.smtp_code} {_reply_text(exc.smtp_error)}".strip()
 
-    def _redact(self, message: str) -> str:
+    def secrets(self) -> tuple[str, ...]:
+        """The password, and the forms an SMTP server could echo it back in (AUTH PLAIN/LOGIN)."""
         secret = self._password
         if not secret:
-            return message
+            return ()
         user = self.username or ""
-        variants = {
+        return (
             secret,
             base64.b64encode(secret.encode()).decode(),
             base64.b64encode(f"\0{user}\0{secret}".encode()).decode(),
-        }
-        for variant in sorted(variants, key=len, reverse=True):
-            message = message.replace(variant, "****")
-        return message
+        )
+
+    def _redact(self, message: str) -> str:
+        return redact(message, self.secrets())
 
     def _fail(self, message: str, *, permanent: bool) -> NoReturn:
         raise DeliveryError(self._redact(message), permanent=permanent) from None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from ..config import ChannelConfig, Settings
+from ..config import ChannelConfig, Settings, secret_and_problem
 from ..models import Alert
 from .base import Channel, DeliveryError
 from .console import ConsoleChannel
@@ -39,10 +39,10 @@ class UnusableChannel:
 
 def _email(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
     o = cfg.options
-    password = cfg.secret("password") if o.get("password_env") else None
+    password, problem = secret_and_problem(str(o["password_env"])) if o.get("password_env") else (None, None)
     recipients = tuple(o.get("to", ()))
-    if o.get("password_env") and not password:
-        return UnusableChannel(cfg.name, "email", f"environment variable {o['password_env']} is not set", recipients)
+    if problem:
+        return UnusableChannel(cfg.name, "email", problem, recipients)
     return EmailChannel(
         cfg.name,
         host=str(o["host"]),
@@ -61,10 +61,9 @@ def _email(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezo
 
 
 def _slack(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
-    url = cfg.secret("webhook_url")
-    if not url:
-        var = cfg.options.get("webhook_url_env")
-        return UnusableChannel(cfg.name, "slack", f"environment variable {var} is not set")
+    url, problem = secret_and_problem(str(cfg.options.get("webhook_url_env")))
+    if problem or not url:
+        return UnusableChannel(cfg.name, "slack", problem or "no webhook URL")
     return SlackChannel(cfg.name, webhook_url=url, timeout=float(cfg.options.get("timeout", 15.0)), renderer=renderer)
 
 
@@ -82,4 +81,12 @@ CHANNEL_TYPES: dict[str, Callable[[ChannelConfig, Renderer, TextIO | None, str],
 
 def build_channels(settings: Settings, *, stream: TextIO | None = None) -> dict[str, Channel]:
     renderer = Renderer(Path(settings.template_dir) if settings.template_dir else None)
-    return {c.name: CHANNEL_TYPES[c.type](c, renderer, stream, settings.timezone) for c in settings.channels}
+    return {c.name: _build(c, renderer, stream, settings.timezone) for c in settings.channels}
+
+
+def _build(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
+    """The channel, or an unusable one naming why (e.g. a webhook variable holding ``ftp://…``)."""
+    try:
+        return CHANNEL_TYPES[cfg.type](cfg, renderer, stream, timezone)
+    except ValueError as exc:
+        return UnusableChannel(cfg.name, cfg.type, str(exc), tuple(cfg.options.get("to", ())) or ("",))

@@ -9,19 +9,21 @@ in an error message, a log line or :meth:`SlackChannel.describe`.
 from __future__ import annotations
 
 import json
-import time
-from email.utils import parsedate_to_datetime
+import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..models import Alert
-from .base import DeliveryError
+from ..retry import parse_retry_after
+from .base import DeliveryError, redact
 from .render import Renderer, default_renderer
 
 if TYPE_CHECKING:
     import httpx  # imported when the first message is sent: ``status`` only describes the channel
 
 CONTENT_TYPE = "application/json; charset=utf-8"
+SLACK_MAX_REPLY = 64 * 1024  # Slack answers "ok" or an error word; keep no more than this of a reply
 
 
 def redact_webhook(url: str) -> str:
@@ -40,20 +42,14 @@ def redact_webhook(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{path}"
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+def _capped(pieces: Iterator[bytes], limit: int) -> bytes:
+    """At most ``limit`` bytes of a reply; the rest is not read."""
+    out = bytearray()
+    for piece in pieces:
+        out += piece[: limit - len(out)]
+        if len(out) >= limit:
+            break
+    return bytes(out)
 
 
 def _short(body: str, limit: int = 200) -> str:
@@ -103,25 +99,41 @@ class SlackChannel:
     def _http(self) -> httpx.Client:
         import httpx
 
+        from .. import deadline
+
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, transport=deadline.transport())
         return self._client
 
-    def _redact(self, text: str) -> str:
+    def secrets(self) -> tuple[str, ...]:
+        """Each part of the webhook's path (its IDs and token): a server may echo any of them back."""
         path = urlsplit(self._url).path
-        for secret in (self._url, path):
-            if secret and secret != "/":
-                text = text.replace(secret, "/****")
-        return text
+        # A plain word (``services``, or a test server's ``archived``) is not a key; a key is
+        # long and mixes case or digits, as Slack's IDs and tokens do.
+        return tuple(s for s in path.split("/") if len(s) >= 8 and not re.fullmatch(r"[a-z_-]+", s))
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.secrets())
 
     def send(self, alert: Alert, target: str = "") -> None:
         import httpx
 
+        from .. import deadline
+
         body = json.dumps(self.renderer.slack_payload(alert), ensure_ascii=False).encode("utf-8")
         try:
-            response = self._http().post(
-                self._url, content=body, headers={"Content-Type": CONTENT_TYPE}, timeout=self.timeout
-            )
+            # The whole exchange (connect, request, answer) ends within ``timeout``.
+            with (
+                deadline.deadline(self.timeout),
+                self._http().stream(
+                    "POST", self._url, content=body, timeout=self.timeout,
+                    # Raw bytes only: a reply is "ok" or an error word, never worth inflating.
+                    headers={"Content-Type": CONTENT_TYPE, "Accept-Encoding": "identity"},
+                ) as response,
+            ):  # fmt: skip
+                # (A reply built in memory, as httpx.MockTransport makes, has no stream left.)
+                pieces = iter([response.content]) if response.is_stream_consumed else response.iter_raw()
+                content = _capped(pieces, SLACK_MAX_REPLY)
         except httpx.TimeoutException as exc:
             raise DeliveryError(
                 f"Slack webhook timed out after {self.timeout:g} s ({type(exc).__name__})", permanent=False
@@ -131,14 +143,14 @@ class SlackChannel:
             raise DeliveryError(f"Slack webhook request failed: {problem}", permanent=False) from None
 
         status = response.status_code
-        text = self._redact(_short(response.content.decode("utf-8", "replace")))
-        if status == 200 and response.content == b"ok":
+        text = self._redact(_short(content.decode("utf-8", "replace")))
+        if status == 200 and content == b"ok":
             return
         message = f"Slack webhook answered {status} {text}".rstrip()
         if status == 200:
             raise DeliveryError(f"{message} (expected 'ok')", permanent=False)
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), who=f"Slack ({self.name})")
             raise DeliveryError(message, permanent=False, retry_after=retry_after)
         if status >= 500 or 200 <= status < 300:
             raise DeliveryError(message, permanent=False)

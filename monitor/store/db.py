@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 
+from ..dburl import database_url, with_driver
 from .schema import LATEST, SchemaTooNew, current_version, migrate
 
 
@@ -24,13 +25,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class DatabaseFault(Exception):
+    """The database cannot be used; ``str()`` is the one-line operator message."""
+
+
 def open_engine(url: str) -> Engine:
     """Create the engine for ``url`` and bring its schema up to date."""
-    parsed = make_url(url)
+    parsed = make_url(database_url(url))
     if parsed.get_backend_name() == "sqlite":
         pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseFault(f"database {parsed.database}: cannot create {folder}: {exc.strerror}") from None
             # A small pool: reconnecting per transaction would re-run the pragmas and checkpoint the WAL.
             pool = {"pool_size": 2, "max_overflow": 4}
         engine = create_engine(parsed, **pool)
@@ -39,9 +48,7 @@ def open_engine(url: str) -> Engine:
         # transaction takes the write lock up front and never deadlocks on upgrade.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
     else:
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        engine = create_engine(with_driver(parsed), pool_pre_ping=True, pool_size=2, max_overflow=2)
     with engine.begin() as conn:
         migrate(conn)
     return engine

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, literal, or_, select, update
 
+from ..retry import clamp
 from .db import insert_ignore, upsert
 from .schema import conditions, cursors, leases, source_health
 
@@ -86,7 +87,8 @@ def record_failure(conn: Connection, source: str, now: datetime, error: str, ret
             "source": source, "last_attempt": now, "last_success": before.last_success,
             "last_new_data": before.last_new_data, "consecutive_failures": before.consecutive_failures + 1,
             "last_error": error[:1000],
-            "not_before": now + timedelta(seconds=retry_after) if retry_after else None,
+            # Clamped again here: whatever a caller passes, the date arithmetic cannot overflow.
+            "not_before": now + timedelta(seconds=clamp(retry_after)) if retry_after else None,
         }],
         ["source"],
     )  # fmt: skip

@@ -148,10 +148,17 @@ def release_owners(conn: Connection, is_dead: Callable[[str], bool]) -> int:
     return res.rowcount or 0
 
 
-def release_all(conn: Connection) -> int:
-    """Single-instance start-up: rows left 'sending' by a dead process become pending again."""
-    res = conn.execute(update(outbox).where(outbox.c.status == "sending").values(status="pending", locked_until=None))
-    return res.rowcount or 0
+def unclaim(conn: Connection, ids: Sequence[int], owner: str) -> int:
+    """This owner's claimed rows that it has not begun to send: pending again, due now."""
+    total = 0
+    for chunk in chunks(ids):
+        res = conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(chunk), outbox.c.locked_by == owner, outbox.c.status == "sending")
+            .values(status="pending", locked_until=None)
+        )
+        total += res.rowcount or 0
+    return total
 
 
 def retry_failed(conn: Connection, now: datetime, channel: str | None = None) -> int:
