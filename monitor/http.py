@@ -12,12 +12,13 @@ into one :class:`SourceError` whose message names the source and the problem in 
 from __future__ import annotations
 
 import logging
+import posixpath
 import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -51,8 +52,10 @@ def within(url: str, base: str) -> bool:
         same = (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
     except ValueError:
         return False
-    prefix = b.path.rstrip("/")
-    return same and (u.path == prefix or u.path.startswith(prefix + "/") or not prefix)
+    # "/SyncFeed/2.0/../../other" and its percent-encoded spellings are not inside the prefix.
+    path = posixpath.normpath(unquote(u.path) or "/")
+    prefix = posixpath.normpath(unquote(b.path) or "/").rstrip("/")
+    return same and (path == prefix or path.startswith(prefix + "/") or not prefix)
 
 
 def origin(url: str) -> str:

@@ -146,6 +146,7 @@ class SruPage:
     records: tuple[SruRecord, ...]
     number_of_records: int | None
     next_position: int | None
+    returned: int | None = None  # <record> elements in the answer, usable or not
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,10 +88,12 @@ def parse_response(data: bytes, source: str = "sru") -> SruPage:
     diagnostics = child(root, "diagnostics")
     if diagnostics is not None and len(diagnostics):
         raise _diagnostic_error(source, diagnostics)
+    container = child(root, "records")
     return SruPage(
         records=tuple(_parse_records(root, source)),
         number_of_records=_int(child_text(root, "numberOfRecords")),
         next_position=_int(child_text(root, "nextRecordPosition")),
+        returned=0 if container is None else sum(1 for _ in children(container, "record")),
     )
 
 
@@ -368,7 +370,7 @@ class SruClient:
             "maximumRecords": self.page_size,
             "query": query,
         }
-        result = self.fetcher.get(self.source, self.base_url, params, accept="application/xml")
+        result = self.fetcher.get(self.source, self.base_url, params, accept="application/xml", base=self.base_url)
         return parse_response(result.content, self.source)
 
     def search(self, query: str, *, max_pages: int = 20) -> Iterator[SruPage]:
@@ -381,10 +383,17 @@ class SruClient:
         for _ in range(max_pages):
             page = self.fetch_page(query, start)
             yield page
-            if page.next_position is None:
-                return
-            if page.next_position <= start:
+            if page.next_position is not None and page.next_position <= start:
                 # A server that does not advance would otherwise loop until max_pages.
                 raise SourceError(self.source, f"nextRecordPosition {page.next_position} does not advance")
+            claimed = page.number_of_records or 0
+            if page.returned == 0 and claimed >= start:
+                # "N records" with none in the answer is a broken server, not "nothing new":
+                # failing the poll keeps its window from moving on.
+                raise SourceError(
+                    self.source, f"the answer claims {claimed} records but holds none from record {start}"
+                )
+            if page.next_position is None:
+                return
             start = page.next_position
         logger.warning("%s: stopped after %d pages; more records remain", self.source, max_pages)

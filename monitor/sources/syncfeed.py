@@ -18,11 +18,11 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Final
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin
 
 from lxml import etree
 
-from ..http import Fetcher, SourceError
+from ..http import Fetcher, SourceError, within
 from ..models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
 from ..xmlsafe import attr, child_text, children, local, parse_xml, text
 
@@ -51,13 +51,45 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # --- parsing --------------------------------------------------------------------------
 
 
-def parse_feed(data: bytes, source: str = "syncfeed") -> FeedPage:
-    """Parse one SyncFeed page into entities in feed order (see the module docstring)."""
+class _Links:
+    """Checks that a page's ``next`` links stay under the configured base URL.
+
+    The monitor builds its own request URLs and takes only the skiptoken from a link; but a
+    link to another server carries a token that server chose (once: 100 → 999,999,999,
+    skipping every document in between), so such a page is refused whole.
+    """
+
+    def __init__(self, base: str, source: str) -> None:
+        self.base = base.rstrip("/")
+        self.source = source
+        self._quick = (self.base + "/", self.base + "?")
+
+    def check(self, href: str | None) -> None:
+        if href is None:
+            return
+        if href.startswith(self._quick) and "/." not in href and "%" not in href:
+            return  # the usual absolute link: no parsing
+        absolute = urljoin(self.base + "/", href)
+        if not within(absolute, self.base):
+            raise SourceError(
+                self.source, f"next link points away from {self.base}: {absolute[:120]}; page refused", foreign=True
+            )
+
+
+def parse_feed(data: bytes, source: str = "syncfeed", base: str | None = None) -> FeedPage:
+    """Parse one SyncFeed page into entities in feed order (see the module docstring).
+
+    With ``base``, every ``next`` link (an entry's or the feed's) must lie under it, else
+    the page is refused with a SourceError marked ``foreign``.
+    """
     root = _feed_root(data, source)
+    links = _Links(base, source) if base else None
     entities: list[TkEntity] = []
     last_token: int | None = None
     for entry in children(root, "entry"):
         node = _Node(entry)
+        if links is not None:
+            links.check(node.link("next"))
         token = _next_token(node)
         # Entries of other categories are skipped, but still move the cursor past them.
         if token is not None:
@@ -66,6 +98,8 @@ def parse_feed(data: bytes, source: str = "syncfeed") -> FeedPage:
         if entity is not None:
             entities.append(entity)
     next_url = _Node(root).link("next")
+    if links is not None:
+        links.check(next_url)
     feed_token = _skiptoken(next_url) if next_url else None
     return FeedPage(
         entities=tuple(entities),
@@ -347,8 +381,10 @@ class SyncFeedClient:
 
     def fetch_page(self, category: str, skiptoken: int | None) -> FeedPage:
         """One page of ``category`` (URL spelling: ``Document``) with entries after ``skiptoken``."""
-        result = self.fetcher.get(self.source, f"{self.base_url}/Feed", self._feed_params(category, skiptoken))
-        return parse_feed(result.content, self.source)
+        result = self.fetcher.get(
+            self.source, f"{self.base_url}/Feed", self._feed_params(category, skiptoken), base=self.base_url
+        )
+        return parse_feed(result.content, self.source, base=self.base_url)
 
     def pages(self, category: str, skiptoken: int, max_pages: int) -> Iterator[tuple[FeedPage, int]]:
         """Pages after ``skiptoken``, each with the token that follows it, until caught up.
@@ -373,10 +409,9 @@ class SyncFeedClient:
         steer the monitor to other servers.  Relative links are resolved against the base.
         """
         absolute = urljoin(self.base_url + "/", url)
-        if urlsplit(absolute).netloc.lower() != urlsplit(self.base_url).netloc.lower():
-            raise SourceError(self.source, f"next link points away from {self.base_url}: {absolute[:120]}")
-        result = self.fetcher.get(self.source, absolute)
-        return parse_feed(result.content, self.source)
+        _Links(self.base_url, self.source).check(absolute)
+        result = self.fetcher.get(self.source, absolute, base=self.base_url)
+        return parse_feed(result.content, self.source, base=self.base_url)
 
     def fetch_entity(self, guid: str) -> TkEntity | None:
         """The latest state of one entity, or None when the service answers 404.
@@ -387,7 +422,7 @@ class SyncFeedClient:
         """
         url = f"{self.base_url}/Entiteiten/{quote(guid.strip(), safe='')}"
         try:
-            result = self.fetcher.get(self.source, url)
+            result = self.fetcher.get(self.source, url, base=self.base_url)
         except SourceError as exc:
             # SourceError carries no status code; http.py words every 4xx as "HTTP <code> from".
             if exc.problem.startswith("HTTP 404 "):
@@ -465,6 +500,7 @@ class SyncFeedClient:
             self._feed_params(category, skiptoken),
             max_bytes=PROBE_MAX_BYTES,
             stop_when=seen_enough,
+            base=self.base_url,
         )
         body = result.content
         if _ENTRY_START.search(body):

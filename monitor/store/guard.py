@@ -59,6 +59,9 @@ def lock_instance(url: str) -> None:
     lock_path = path.with_name(path.name + ".lock")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseFault(f"database {path}: cannot create {path.parent}: {exc.strerror}") from None
+    try:
         handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held until the process ends
     except OSError as exc:
         raise DatabaseFault(describe(url, exc)) from None
