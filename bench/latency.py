@@ -108,6 +108,10 @@ def run(
     db = workdir / f"latency{tag}.db"
     cfg = workdir / f"latency{tag}.toml"
     log = workdir / f"latency{tag}-service.log"
+    # §7 measures this again in the same directory: start from an empty store, not the last run's
+    # (whose cursor lies past the new feed server's letters, so none would be alerted).
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
     with (
         TkFeedServer(first_token=30_000_000) as tk,
         TimedSmtpServer(arrivals_mail) as smtp,
