@@ -269,7 +269,8 @@ def _test_alert(ctx: Context, channels: dict[str, Channel], name: str, out: Text
     from .models import Alert
     from .notify.base import DeliveryError
 
-    alert = Alert(event="test", text="Dit is een testbericht van kamermonitor: dit kanaal werkt.", created_at=ctx.now())
+    # No text of its own: each channel's rendering says what a test message means, once.
+    alert = Alert(event="test", created_at=ctx.now())
     failed = False
     for target in ch.targets:
         where = f"{name}" + (f" → {target}" if target else "")

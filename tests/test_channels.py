@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from monitor.cli import main
 from monitor.config import parse
 from monitor.models import Alert, DossierRef, Letter
 from monitor.notify.base import DeliveryError
@@ -663,3 +664,17 @@ def test_test_and_operator_alerts_reach_every_channel(smtp: SmtpServer, slack: S
         "Kanaal 'beleid' staat stil",
     ]
     assert json.dumps(slack.messages[1], ensure_ascii=False).count("SMTP antwoordde 535 5.7.8") >= 1
+
+
+def test_slack_test_alert_says_its_sentence_once(
+    slack: SlackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KM_TEST_SLACK", slack.url_for())
+    config = tmp_path / "km.toml"
+    config.write_text('[[channel]]\nname = "slack"\ntype = "slack"\nwebhook_url_env = "KM_TEST_SLACK"\n')
+    out = io.StringIO()
+    argv = ["--config", str(config), "--database", f"sqlite:///{tmp_path / 'km.db'}", "test-alert", "slack"]
+    assert main(argv, stdout=out) == 0 and "ok slack" in out.getvalue()
+    [payload] = slack.messages
+    assert payload["blocks"][0]["text"]["text"] == "Testbericht"
+    assert json.dumps(payload, ensure_ascii=False).lower().count("dit is een testbericht") == 1

@@ -361,6 +361,10 @@ def _first_line(text: str | None) -> str:
     return ""
 
 
+# What a test message says, once, under its "Testbericht" heading (Slack and console).
+TEST_SENTENCE = "Dit is een testbericht van kamermonitor: meldingen komen in dit kanaal aan."
+
+
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """What an alert is, decided once for every medium."""
@@ -500,6 +504,8 @@ class Renderer:
         lines = [self.email_subject(alert)]
         if shape.text:
             lines += ["  " + line for line in shape.text.split("\n")]
+        elif shape.mode == "test":
+            lines.append("  " + TEST_SENTENCE)
         if shape.mode in ("single", "followup"):
             lines += _console_letter(shape.groups[0].letters[0], shape.followup)
         elif shape.groups:
@@ -526,9 +532,8 @@ class Renderer:
     def slack_payload(self, alert: Alert) -> dict[str, Any]:
         shape = _shape(alert)
         blocks: list[dict[str, Any]] = [_header(shape.title)]
-        if shape.mode == "test":
-            intro = "Dit is een testbericht van kamermonitor: meldingen komen in dit kanaal aan."
-            blocks.append(_section(mrkdwn(intro) + ("\n" + mrkdwn(shape.text, 2800) if shape.text else "")))
+        if shape.mode == "test":  # the header says "Testbericht"; the sentence is said once, here
+            blocks.append(_section(mrkdwn(shape.text, 2800) if shape.text else mrkdwn(TEST_SENTENCE)))
         elif shape.mode == "operator" and shape.text:
             blocks.append(_section(mrkdwn(shape.text)))
         if shape.mode == "single":
