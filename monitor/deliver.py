@@ -64,9 +64,11 @@ class Deliverer:
         self.ctx = ctx
         self.channels = channels
         self._last_send: dict[str, float] = {}
+        self._enrich_tried: set[tuple[int, str]] = set()  # per drain: see enrichment.enrich
 
     def drain(self, max_rounds: int = 50) -> DrainResult:
         result = DrainResult()
+        self._enrich_tried = set()
         with self.ctx.engine.begin() as conn:
             released = outbox_store.release_owners(conn, owner_is_dead)
         if released:
@@ -145,7 +147,7 @@ class Deliverer:
         if first.event not in ("new", "followup"):
             return Alert(event=first.event, text=first.text, delivery_id=first.id, created_at=first.created_at)
         ids = [r.letter_id for r in unit if r.letter_id is not None]
-        enrich(self.ctx, ids, queued_at=min(r.created_at for r in unit))
+        enrich(self.ctx, ids, queued_at=min(r.created_at for r in unit), tried=self._enrich_tried)
         # A follow-up about attachments names only the ones it announces (their refs are in
         # ``reason``); every other message lists all the letter's attachments known now.
         only = [r.reason for r in unit] if first.event == "followup" and first.text == "attachments" else None

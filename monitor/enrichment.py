@@ -32,8 +32,14 @@ def _version(state: letter_store.DetailsState) -> str | None:
     return None
 
 
-def enrich(ctx: Context, letter_ids: Iterable[int], queued_at: datetime) -> None:
-    """Read and store details for the letters whose current version has none yet."""
+def enrich(
+    ctx: Context, letter_ids: Iterable[int], queued_at: datetime, tried: set[tuple[int, str]] | None = None
+) -> None:
+    """Read and store details for the letters whose current version has none yet.
+
+    ``tried`` holds the (letter, version) pairs already attempted in this drain: a letter
+    going to three channels is read (and its failure logged) once, not three times.
+    """
     cfg = ctx.settings.enrichment
     if not cfg.enabled:
         return
@@ -44,6 +50,10 @@ def enrich(ctx: Context, letter_ids: Iterable[int], queued_at: datetime) -> None
         version = _version(state)
         if version is None or version == state.details_key:
             continue
+        if tried is not None:
+            if (state.letter_id, version) in tried:
+                continue  # failed a moment ago for another channel: the next drain tries again
+            tried.add((state.letter_id, version))
         if ctx.now() >= deadline:
             logger.info("enrichment of letter %d skipped: the alert has waited long enough", state.letter_id)
             return

@@ -139,3 +139,19 @@ def test_alert_carries_what_the_letter_itself_says_read_from_the_tk_pdf(
 
         assert letters.details(conn, [1])
     h.close()
+
+
+def test_an_enrichment_failure_is_logged_once_not_once_per_channel(
+    tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, sqlite_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = make(tk, sru, smtp, sqlite_db, channels=["mail", "console"])  # two channels for one letter
+    h.cycle()
+    tk.add_document(LETTER, "2025D29876", "Brief regering", SUBJECT, ICT, TODAY, "2024-2025", -1, [DOSSIER_26643])
+    tk.fail_files_next(2, "503")  # the letter's file cannot be read just now
+    caplog.clear()
+    h.cycle()
+    assert len(smtp.messages) == 1 and SUBJECT in h.output.getvalue()  # both went out, without details
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("enrichment of letter")]
+    assert len(lines) == 1 and "HTTP 503" in lines[0]
+    assert sum("/Resources/" in path for path in tk.requests) == 1  # and the source is asked once
+    h.close()

@@ -100,6 +100,7 @@ class TkFeedServer:
         self._latest: dict[str, _Entry] = {}
         self._files: dict[str, tuple[bytes, str]] = {}  # guid -> (content, content type)
         self._faults: list[str] = []
+        self._file_faults: list[str] = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
@@ -209,6 +210,13 @@ class TkFeedServer:
         with self._lock:
             self._faults.extend([mode] * count)
 
+    def fail_files_next(self, count: int, mode: str) -> None:
+        """Like ``fail_next``, for the next ``count`` requests of a letter's file (``Resources``) only."""
+        if mode not in _SIMPLE_FAULTS:
+            raise ValueError(f"unknown file fault mode {mode!r}")
+        with self._lock:
+            self._file_faults.extend([mode] * count)
+
     def _feed_href(self, category: str, token: int) -> str:
         return f"{self.base_url}/Feed?category={category}&skiptoken={token}"
 
@@ -299,7 +307,10 @@ class _Handler(BaseHTTPRequestHandler):
         tk = self.server.owner
         with tk._lock:
             tk.requests.append(self.path)
-            fault = tk._faults.pop(0) if tk._faults else None
+            if "/Resources/" in self.path and tk._file_faults:
+                fault: str | None = tk._file_faults.pop(0)
+            else:
+                fault = tk._faults.pop(0) if tk._faults else None
         code, body, ctype = self._route(tk)
         if fault is None:
             self._send(code, body, ctype)
