@@ -494,8 +494,7 @@ def _operator(r: _Reader, t: Mapping[str, Any], channel_names: set[str]) -> Oper
     r.known(t, p, {"channels", "failure_threshold", "stale_hours", "delivery_stuck_minutes"})
     chans = r.strings(t, "channels", p, ())
     for i, name in enumerate(chans):
-        if name not in channel_names:
-            r.fail(f"{p}.channels[{i}]", f"no channel named {name!r}")
+        _check_channel_name(r, f"{p}.channels[{i}]", name, channel_names)
     return OperatorConfig(
         channels=chans,
         failure_threshold=r.count(t, "failure_threshold", p, 5),
@@ -530,6 +529,13 @@ def _web(r: _Reader, t: Mapping[str, Any]) -> WebConfig:
     return WebConfig(host, int(m["port"]), base, token_env)
 
 
+def _check_channel_name(r: _Reader, path: str, name: str, channel_names: set[str]) -> None:
+    """A channel named in a list must exist; a near miss gets the same hint as an unknown key."""
+    if name not in channel_names:
+        hint = _closest(name, channel_names)
+        r.fail(path, f"no channel named {name!r}" + (f" (did you mean '{hint}'?)" if hint else ""))
+
+
 _SCHEDULE_KEYS = {"mode", "digest_time", "digest_day", "quiet_hours"}
 
 
@@ -553,8 +559,11 @@ def _schedule(r: _Reader, t: Mapping[str, Any], p: str) -> Schedule | None:
     else:
         out = Schedule(out.mode, out.at, DAYS[day], out.quiet)
     if "quiet_hours" in t:
+        raw = t["quiet_hours"]
         try:
-            out = Schedule(out.mode, out.at, out.day, parse_quiet(r.value(t, "quiet_hours", p, str, "")))
+            if not isinstance(raw, str):  # one message that names what was given (22, not '')
+                raise ValueError(f"not a time range (HH:MM-HH:MM): {raw!r}")
+            out = Schedule(out.mode, out.at, out.day, parse_quiet(raw))
         except ValueError as exc:
             r.fail(f"{p}.quiet_hours", str(exc))
     return out
@@ -671,8 +680,7 @@ def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig
         names.add(name)
         chans = r.strings(t, "channels", p, ("console",))
         for j, c in enumerate(chans):
-            if c not in channel_names:
-                r.fail(f"{p}.channels[{j}]", f"no channel named {c!r}")
+            _check_channel_name(r, f"{p}.channels[{j}]", c, channel_names)
         kinds = r.strings(t, "kinds", p, DEFAULT_KINDS)
         if not kinds:
             # An empty list silently meaning "Brief*" would hide a mistake; say what to write.

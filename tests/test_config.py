@@ -105,3 +105,29 @@ def test_web_token_variable_that_is_not_set_is_a_check_config_problem() -> None:
         "web.token_env: environment variable KM_TEST_WEB_TOKEN (or KM_TEST_WEB_TOKEN_FILE) is not set"
     ]
     assert channel_problems(settings, env_check=lambda var: "x") == []
+
+
+def test_a_mistyped_channel_name_gets_a_did_you_mean_hint() -> None:
+    mail = {
+        "name": "mail",
+        "type": "email",
+        "host": "smtp.example.org",
+        "from": "a@example.org",
+        "to": ["b@example.org"],
+    }
+    with pytest.raises(ConfigError) as err:
+        parse(
+            {
+                "channel": [mail],
+                "operator": {"channels": ["mial"]},
+                "watch": [{"dossiers": ["26643"], "channels": ["mial"]}],
+            }
+        )
+    assert "watch[0].channels[0]: no channel named 'mial' (did you mean 'mail'?)" in err.value.problems
+    assert "operator.channels[0]: no channel named 'mial' (did you mean 'mail'?)" in err.value.problems
+
+
+def test_quiet_hours_that_are_not_a_range_are_one_error_naming_the_value() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({"watch": [{"dossiers": ["26643"], "quiet_hours": 22}]})
+    assert err.value.problems == ["watch[0].quiet_hours: not a time range (HH:MM-HH:MM): 22"]
