@@ -332,6 +332,20 @@ def _list(settings: Settings, engine: Engine, out: TextIO, only: str | None, lim
     return 0
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """``1 letter``, ``2 letters``, ``0 letters``."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def _position(source: str, cursors: dict[str, str]) -> str:
+    """Where a source has read up to, in its own terms (internal bookkeeping cursors are left out)."""
+    if source == "syncfeed" and "syncfeed:Document" in cursors:
+        return f"; read up to skiptoken {cursors['syncfeed:Document']} of the Document feed"
+    if source == "sru" and "sru:since" in cursors:
+        return f"; publications read up to {cursors['sru:since']}"
+    return ""
+
+
 def _status(settings: Settings, engine: Engine, out: TextIO) -> int:
     from .notify.registry import build_channels
     from .store import letters as letter_store
@@ -344,22 +358,34 @@ def _status(settings: Settings, engine: Engine, out: TextIO) -> int:
         cursors = ops.all_cursors(conn)
         lines.append("Sources:")
         for h in ops.all_health(conn):
-            cur = ", ".join(f"{k.split(':', 1)[1]}={v}" for k, v in cursors.items() if k.startswith(f"{h.source}:"))
+            failures = _count(h.consecutive_failures, "failure", "failures") + " in a row"
             lines.append(
-                f"  {h.source}: last success {_fmt(h.last_success)}; failures in a row {h.consecutive_failures}; "
-                f"last new data {_fmt(h.last_new_data)}; cursor {cur or '-'}"
+                f"  {h.source}: last success {_fmt(h.last_success)}; "
+                f"{failures if h.consecutive_failures else 'no failures'}; "
+                f"last new data {_fmt(h.last_new_data)}{_position(h.source, cursors)}"
             )
             if h.last_error:
                 lines.append(f"    last error: {h.last_error}")
         counts = letter_store.count_matches(conn)
         lines.append("Watches:")
-        lines += [f"  {w.name}: {counts.get(w.name, 0)} letters on record" for w in settings.watches]
+        lines += [
+            f"  {w.name}: {_count(counts.get(w.name, 0), 'letter', 'letters')} on record" for w in settings.watches
+        ]
         lines.append("Channels:")
         deliveries = outbox_store.counts(conn)
+        messages = outbox_store.messages_sent(conn)
         for name, ch in channels.items():
             c = deliveries.get(name, {})
-            lines.append(f"  {name}: {ch.describe()}; pending {c.get('pending', 0)}, retrying {c.get('retrying', 0)}, "
-                         f"failed {c.get('failed', 0)}, sent {c.get('sent', 0)}")  # fmt: skip
+            per_target = messages.get(name, {})
+            # What one reader got: a digest is one message, however many letters it names.
+            sent = max(per_target.values(), default=0)
+            lines.append(
+                f"  {name}: {ch.describe()}; {_count(sent, 'message', 'messages')} sent; "
+                f"deliveries (one per letter and recipient): pending {c.get('pending', 0)}, "
+                f"retrying {c.get('retrying', 0)}, failed {c.get('failed', 0)}, sent {c.get('sent', 0)}"
+            )
+            if len(set(per_target.values())) > 1:  # recipients added later got fewer
+                lines.append("    messages per recipient: " + ", ".join(f"{t}: {n}" for t, n in per_target.items()))
         for channel, state, error, target in outbox_store.failures(conn, 10):
             lines.append(f"    {state} {channel}{' → ' + target if target else ''}: {error}")
         active = ops.active_conditions(conn)

@@ -86,8 +86,9 @@ def announce_watches(ctx: Context) -> None:
             what = ", ".join(f"dossier {d}" for d in watch.dossiers)
             if watch.keywords:
                 what = (what + " and " if what else "") + "keywords " + ", ".join(repr(k) for k in watch.keywords)
+            n = counts.get(watch.name, 0)
             logger.info(
-                "now watching %s (%d letters on record) [watch %s]", what, counts.get(watch.name, 0), watch.name
+                "now watching %s (%d letter%s on record) [watch %s]", what, n, "" if n == 1 else "s", watch.name
             )
             ops.set_cursor(conn, key, watch.fingerprint(), ctx.now())
 

@@ -48,7 +48,7 @@ def test_first_poll_records_history_without_alerting(monitor: Harness, caplog: p
     with caplog.at_level(logging.INFO, logger="monitor"):
         monitor.cycle()
     assert monitor.deliveries() == []
-    assert "now watching dossier 26643 (1 letters on record)" in caplog.text
+    assert "now watching dossier 26643 (1 letter on record)" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="monitor"):
         monitor.cycle()

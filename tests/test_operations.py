@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -302,3 +303,41 @@ def test_sru_no_longer_returning_a_dossier_is_announced_even_when_the_poll_befor
     clock.advance(minutes=10)
     h.cycle()  # once per condition, and not probed again the same day
     assert len([t for t in operator_texts(h) if "returns no records" in t]) == 1
+
+
+def test_status_speaks_plainly_and_counts_messages_as_the_reader_sees_them(
+    tk: TkFeedServer, sru: SruServer, database: str, tmp_path: Path
+) -> None:
+    import io
+
+    from monitor.cli import main
+
+    config = tmp_path / "km.toml"
+    config.write_text('[[watch]]\nname = "ict"\ndossiers = ["26643"]\n', encoding="utf-8")
+    status = ["--config", str(config), "--database", database, "status"]
+    clock = Clock(MONDAY_10H)
+    h = make(tk, sru, database, clock)
+    h.cycle()
+    letter(tk, 1)
+    clock.advance(minutes=2)
+    h.cycle()  # one alert
+    for n in range(2, 8):
+        letter(tk, n)
+    clock.advance(minutes=2)
+    h.cycle()  # six letters in one poll: one digest
+    out = io.StringIO()
+    assert main(status, stdout=out) == 0
+    text = out.getvalue()
+    assert "ict: 7 letters on record" in text
+    assert "syncfeed: last success" in text and "; no failures;" in text
+    assert "read up to skiptoken" in text and "publications read up to 2025-06-23" in text
+    for internal in ("backfill", "liveness", "polls=", "cursor"):
+        assert internal not in text, internal
+    [console] = [line for line in text.splitlines() if line.startswith("  console:")]
+    assert "2 messages sent" in console and "sent 7" in console
+    tk.fail_next(1, "500")
+    clock.advance(minutes=2)
+    h.cycle()
+    out = io.StringIO()
+    main(status, stdout=out)
+    assert "; 1 failure in a row;" in out.getvalue()

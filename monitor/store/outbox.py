@@ -186,6 +186,23 @@ def counts(conn: Connection) -> dict[str, dict[str, int]]:
     return out
 
 
+def messages_sent(conn: Connection) -> dict[str, dict[str, int]]:
+    """channel → recipient → messages sent, as that recipient saw them.
+
+    The rows of one message (a digest names many letters) are marked sent together, with
+    one ``sent_at``; so each distinct (recipient, sent_at) is one message.
+    """
+    rows = conn.execute(
+        select(outbox.c.channel, outbox.c.target, func.count(func.distinct(outbox.c.sent_at)))
+        .where(outbox.c.status == "sent")
+        .group_by(outbox.c.channel, outbox.c.target)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for channel, target, n in rows:
+        out.setdefault(channel, {})[target] = n
+    return out
+
+
 def failures(conn: Connection, limit: int = 20) -> list[tuple[str, str, str | None, str]]:
     """Recent failed or retrying rows: (channel, status, last_error, target)."""
     rows = conn.execute(
