@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -198,7 +199,7 @@ def test_followups_keep_the_dossier_stem_and_thread() -> None:
     assert payload["blocks"][1]["text"]["text"].startswith("Nu gepubliceerd als *Kamerstuk 26643, nr. 1384*\n<https://")
 
 
-def test_digest_shows_ten_letters_per_dossier_then_links_to_the_dossier() -> None:
+def test_email_digest_names_every_letter_and_slack_says_where_to_read_the_rest() -> None:
     letters = [
         dataclasses.replace(
             AI_FABRIEK, id=200 + i, number=str(1400 + i), date=date(2025, 7, 1) - timedelta(days=i), details=DETAILS,
@@ -207,17 +208,64 @@ def test_digest_shows_ten_letters_per_dossier_then_links_to_the_dossier() -> Non
         for i in range(25)
     ]  # fmt: skip
     other = dataclasses.replace(AI_FABRIEK, id=300, dossiers=(DossierRef(36600, "VII"),), dossier_title=None)
-    alert = new_alert(*letters, other)
+    alert = dataclasses.replace(new_alert(*letters, other), watches=("ict",))
     text = render.email_text(alert)
-    assert text.count("\nBrief regering: Brief ") == 10
-    assert "Brief 9\n" in text and "Brief 10\n" not in text  # newest first
-    assert "… en 15 meer in dossier 26643: https://zoek.officielebekendmakingen.nl/dossier/26643\n" in text
+    assert text.count("\nBrief regering: Brief ") == 10  # ten cards, newest first
+    assert "Brief 9\n" in text and "Brief 10\n" not in text
+    assert "Verder in dit dossier:\n  - Brief regering: Brief 10 (Kamerstuk 26643, nr. 1410, 21 juni 2025)\n" in text
+    for i in range(25):  # every letter is named, once
+        assert text.count(f"Brief {i} (Kamerstuk") + text.count(f"Brief {i}\n") == 1, i
+    assert "meer" not in text and "kamermonitor list" not in text
     assert "== 36600-VII ==" in text
     html = render.email_html(alert)
-    assert html.count("<h3") == 11
-    assert (
-        '&hellip; en 15 meer in dossier 26643: <a href="https://zoek.officielebekendmakingen.nl/dossier/26643"' in html
-    )
+    assert html.count("<h3") == 11 and html.count("<li>") == 15  # ten cards, fifteen named lines
+    assert "Brief 24</a>" in html and "meer" not in html
+    slack = json.dumps(render.slack_payload(alert)["blocks"], ensure_ascii=False)
+    assert slack.count("Brief regering") <= 10 and "meer in dossier 26643" in slack  # room for ten
+    assert "Alle 26 brieven: `kamermonitor list --watch ict --limit 26`" in slack
+    console = render.console_text(alert)
+    assert "Alle brieven:" not in console  # the console lists up to 50 a dossier
+
+
+def test_where_to_read_the_rest_is_the_watch_page_when_there_is_one() -> None:
+    assert render.where_to_read(["ict"], 40) == render.ReadMore("kamermonitor list --watch ict --limit 40")
+    assert render.where_to_read(["mijn watch"], 3).text == "kamermonitor list --watch 'mijn watch' --limit 3"
+    assert render.where_to_read(["a", "b"], 12).text == "kamermonitor list --limit 12"
+    page = render.where_to_read(["ict"], 40, lambda name: f"https://monitor.example/watches/{name}")
+    assert page == render.ReadMore("alle brieven van ict", "https://monitor.example/watches/ict")
+    hostile = render.where_to_read(["ict"], 40, lambda name: "javascript:alert(1)")
+    assert hostile.url is None and hostile.text.startswith("kamermonitor list")
+
+
+def test_a_digest_past_its_naming_budget_says_where_to_read_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render, "EMAIL_DIGEST_NAMED", 5)
+    letters = [
+        dataclasses.replace(AI_FABRIEK, id=400 + i, number=str(1500 + i), subject=f"Brief {i}") for i in range(20)
+    ]
+    alert = dataclasses.replace(new_alert(*letters), watches=("ict",))
+    text = render.email_text(alert)
+    assert "… en 5 meer in dossier 26643" in text
+    assert "Alle brieven: kamermonitor list --watch ict --limit 20\n" in text
+    assert "<code>kamermonitor list --watch ict --limit 20</code>" in render.email_html(alert)
+
+
+def test_cards_label_the_number_and_show_the_tweede_kamer_links_once_where_they_add_something() -> None:
+    unnumbered = dataclasses.replace(AI_FABRIEK, number=None, ob_html_url=None, ob_pdf_url=None)
+    view = render.letter_view(unnumbered)
+    assert view.reference == "Tweede Kamer-nummer 2025D29512"
+    assert render.letter_view(AI_FABRIEK).reference == "Kamerstuk 26643, nr. 1384"
+    # Not yet published: the Tweede Kamer's file adds something (the page is the heading's link).
+    assert [x.label for x in view.card_links] == ["Document (Tweede Kamer)"]
+    # Published: the official publication replaces the Tweede Kamer pair.
+    assert [x.label for x in render.letter_view(AI_FABRIEK).card_links] == ["Officiële bekendmakingen", "PDF"]
+    html = render.email_html(new_alert(unnumbered, AI_FABRIEK))
+    for url in (AI_FABRIEK.tk_url, AI_FABRIEK.tk_file_url):
+        assert url is not None
+        assert html.count(f'href="{url.replace("&", "&amp;")}"') <= 2  # once per card: heading or link line
+    assert "Tweede Kamer-nummer 2025D29512 · " in html
+    single = render.email_html(new_alert(AI_FABRIEK))
+    assert "Tweede Kamer-nummer</td>" in single and "2025D29512" in single
+
     # A digest trims each summary shorter than a single alert does.
     short = render.letter_view(
         dataclasses.replace(DETAILED, details=dataclasses.replace(DETAILS, summary="woord " * 100))

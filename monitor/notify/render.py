@@ -69,6 +69,9 @@ CONSOLE_SUMMARY = 160
 CONSOLE_DIGEST_PER_DOSSIER = 50  # two or three lines a letter: the console can list more than an e-mail
 ATTACHMENTS_MAX = 30
 DOSSIER_PAGE = "https://zoek.officielebekendmakingen.nl/dossier/"
+EMAIL_DIGEST_NAMED = 1000  # letters named in compact lines after the cards; past that, where to read them
+TK_NUMBER_LABEL = "Tweede Kamer-nummer"  # "Tweede Kamer-nummer 2025D29876" until it is a Kamerstuk
+TK_LINKS = ("Tweede Kamer", "Document (Tweede Kamer)")
 
 # C0/C1 controls (includes \t \n \r ESC), line/paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -192,7 +195,7 @@ class LetterView:
     """One letter with every field already cleaned for display."""
 
     heading: str  # "Brief regering: Indiening voorstel AI-fabriek Groningen"
-    reference: str  # "Kamerstuk 26643, nr. 1384", else the TK DocumentNummer
+    reference: str  # "Kamerstuk 26643, nr. 1384", else "Tweede Kamer-nummer 2025D29876"
     dossier_key: str  # "26643" or "" (used for grouping)
     dossier: str  # "26643 Informatie- en communicatietechnologie (ICT)"
     kind: str
@@ -215,6 +218,13 @@ class LetterView:
     def sender(self) -> str:
         return "; ".join(self.senders)
 
+    @property
+    def card_links(self) -> tuple[Link, ...]:
+        """A digest card's links: the official publication once there is one; before that the
+        Tweede Kamer's page and file.  Without ``main_url``, which the card's heading links to."""
+        links = self.publication or tuple(x for x in self.links if x.label in TK_LINKS)
+        return tuple(x for x in links if x.url != self.main_url)
+
 
 @dataclass(frozen=True, slots=True)
 class GroupView:
@@ -222,7 +232,40 @@ class GroupView:
     letters: tuple[LetterView, ...]  # the letters shown
     key: str = ""  # "26643", "" without a dossier
     url: str | None = None  # the dossier page on officiële bekendmakingen
-    more: int = 0  # letters of this dossier not shown
+    more: int = 0  # letters of this dossier not shown (neither as a card nor named)
+    named: tuple[LetterView, ...] = ()  # e-mail digests: letters past the cards, one compact line each
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMore:
+    """Where a reader finds the letters a message could not name: a page, or a command."""
+
+    text: str  # "kamermonitor list --watch ict --limit 40", or the page's label
+    url: str | None = None
+
+
+# watch name → the URL of that watch's page (or feed) on the web surface, when there is one
+WatchUrl = Callable[[str], str | None]
+
+
+def where_to_read(watches: Sequence[str], count: int, watch_url: WatchUrl | None = None) -> ReadMore:
+    """The one place that says where to read the rest of a digest.
+
+    With a web surface (``watch_url``) and one watch: that watch's page.  Otherwise the
+    command that lists them, asking for as many as the digest had.
+    """
+    names = [oneline(w, 100) for w in watches if oneline(w, 100)]
+    if watch_url is not None and len(names) == 1:
+        url = safe_url(watch_url(names[0]))
+        if url:
+            return ReadMore(f"alle brieven van {names[0]}", url)
+    watch = f" --watch {_shell_word(names[0])}" if len(names) == 1 else ""
+    return ReadMore(f"kamermonitor list{watch} --limit {max(count, 1)}")
+
+
+def _shell_word(word: str) -> str:
+    """A watch name as it can be typed in a shell (quoted when it has to be)."""
+    return word if re.fullmatch(r"[A-Za-z0-9._/:=+-]+", word) else "'" + word.replace("'", "'\\''") + "'"
 
 
 def dossier_page(dossier: DossierRef | str) -> str | None:
@@ -255,7 +298,8 @@ def letter_view(letter: Letter) -> LetterView:
     subject = oneline(letter.subject or (details.subject if details else None), 1000)
     nummer = oneline(letter.document_nummer, 40)
     citation = oneline(letter.citation, 200)
-    reference = citation or nummer or f"document {letter.id}"
+    # Readers know letters by Kamerstuk number; before it has one, say whose number this is.
+    reference = citation or (f"{TK_NUMBER_LABEL} {nummer}" if nummer else f"document {letter.id}")
     heading = f"{kind}: {subject}" if kind and subject else subject or (f"{kind} ({reference})" if kind else reference)
     links = [
         Link(label, url)
@@ -338,6 +382,26 @@ def limit_groups(groups: Sequence[GroupView], per_group: int, total: int) -> tup
         shown.append(dataclasses.replace(group, letters=group.letters[:take], more=len(group.letters) - take))
         left -= take
     return shown, rest
+
+
+def name_the_rest(
+    groups: Sequence[GroupView], shown: Sequence[GroupView], rest: Sequence[GroupView], budget: int
+) -> tuple[list[GroupView], list[GroupView]]:
+    """After :func:`limit_groups`: name the letters left out, in compact lines, up to ``budget``.
+
+    A dossier left without any card joins the shown groups when a line for it fits; what
+    still does not fit stays counted in ``more`` (and in ``rest`` for whole dossiers).
+    """
+    full = {g.key: g for g in groups}
+    named: list[GroupView] = []
+    unnamed: list[GroupView] = []
+    for group in [*shown, *rest]:
+        extra = full[group.key].letters[len(group.letters) :]
+        take = extra[: max(budget, 0)]
+        budget -= len(take)
+        updated = dataclasses.replace(group, named=take, more=len(extra) - len(take))
+        (named if updated.letters or updated.named else unnamed).append(updated)
+    return named, unnamed
 
 
 def thread_dossier(alert: Alert) -> DossierRef | None:
@@ -431,10 +495,14 @@ class Renderer:
     channels only to describe them, and should not pay for templates it never renders.
     """
 
-    def __init__(self, template_dir: Path | None = None) -> None:
+    def __init__(self, template_dir: Path | None = None, watch_url: WatchUrl | None = None) -> None:
         if template_dir is not None and not Path(template_dir).is_dir():
             raise ValueError(f"template directory does not exist: {template_dir}")
         self.template_dir = template_dir
+        self.watch_url = watch_url  # a web surface's page per watch; None: point to ``kamermonitor list``
+
+    def read_more(self, alert: Alert) -> ReadMore:
+        return where_to_read(alert.watches, len(alert.letters), self.watch_url)
 
     @functools.cached_property
     def env(self) -> jinja2.Environment:
@@ -468,8 +536,10 @@ class Renderer:
     def context(self, alert: Alert) -> dict[str, Any]:
         """The variables the e-mail templates get (documented at the top of each template)."""
         shape = _shape(alert)
-        shown, rest = limit_groups(shape.groups, DIGEST_PER_DOSSIER, EMAIL_DIGEST_LETTERS)
+        cards, left_out = limit_groups(shape.groups, DIGEST_PER_DOSSIER, EMAIL_DIGEST_LETTERS)
+        shown, rest = name_the_rest(shape.groups, cards, left_out, EMAIL_DIGEST_NAMED)
         letters = [v for g in shown for v in g.letters]
+        unnamed = sum(g.more for g in shown) + sum(g.more for g in rest)
         return {
             "mode": shape.mode,
             "followup": shape.followup,
@@ -480,6 +550,8 @@ class Renderer:
             "letters": letters,
             "letter": letters[0] if letters else None,
             "more": shape.count - len(letters),
+            "unnamed": unnamed,
+            "read_more": self.read_more(alert) if unnamed else None,
             "rest": rest[:DIGEST_REST_DOSSIERS],
             "rest_more": sum(g.more for g in rest),
             "rest_unlisted": max(len(rest) - DIGEST_REST_DOSSIERS, 0),
@@ -523,6 +595,9 @@ class Renderer:
                     lines.append(f"  … en {group.more} meer" + (f": {group.url}" if group.url else ""))
             if rest:
                 lines.append(_rest_line(rest, lambda g: g.url or g.label))
+            if rest or any(g.more for g in shown):
+                where = self.read_more(alert)
+                lines.append(f"  Alle brieven: {where.url or where.text}")
         if shape.reasons:
             lines.append("  Waarom: " + "; ".join(shape.reasons))
         return "\n".join(lines)
@@ -541,7 +616,7 @@ class Renderer:
         elif shape.mode == "followup":
             blocks += _slack_followup(shape.groups[0].letters[0], shape.followup)
         elif shape.groups:
-            blocks += _slack_digest(shape)
+            blocks += _slack_digest(shape, self.read_more(alert))
         if shape.reasons:
             why = mrkdwn("Waarom u dit krijgt: " + "; ".join(shape.reasons), SLACK_CONTEXT_MAX)
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": why, "verbatim": True}]})
@@ -695,12 +770,12 @@ def _slack_digest_letter(view: LetterView, limit: int) -> dict[str, Any]:
         lines.append("Ondertekend: " + mrkdwn("; ".join(x.name or x.office for x in view.signers), 400))
     if view.attachments:
         lines.append("Bijlagen: " + " · ".join(_slack_attachment(a, 300) for a in view.attachments[:5]))
-    if len(view.links) > 1:
-        lines.append(" · ".join(slack_link(link.url, link.label, 300) for link in view.links[1:]))
+    if view.card_links:
+        lines.append(" · ".join(slack_link(link.url, link.label, 300) for link in view.card_links))
     return _section(_fit(lines, limit))  # whole trailing lines go first when it is too long
 
 
-def _slack_digest(shape: _Shape) -> list[dict[str, Any]]:
+def _slack_digest(shape: _Shape, read_more: ReadMore) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     # Ten letters in all, shared between the dossiers so that one busy dossier cannot hide the rest.
     per_dossier = max(SLACK_DIGEST_LETTERS // max(len(shape.groups), 1), 3)
@@ -718,7 +793,18 @@ def _slack_digest(shape: _Shape) -> list[dict[str, Any]]:
     if rest:
         line = _rest_line(rest, lambda g: slack_link(g.url, g.key, 200) if g.url else mrkdwn(g.label, 200))
         blocks.append(_section(_fit([line.strip()], SLACK_SECTION_MAX) or f"… en {sum(g.more for g in rest)} meer"))
+    if rest or any(g.more for g in shown):
+        # Slack has room for ten; the rest are named where the reader can read them all.
+        where = slack_link(read_more.url, read_more.text, 900) if read_more.url else _slack_code(read_more.text)
+        blocks.append(_context_block(f"Alle {shape.count} brieven: {where}"))
     return blocks
+
+
+def _slack_code(text: str) -> str:
+    """``text`` as inline code, to be copied as it is (no zero-width fences inside)."""
+    if "`" in text:
+        return mrkdwn(text, 500)
+    return "`" + trim(text, 500).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "`"
 
 
 def _slack_fallback(subject: str, shape: _Shape) -> str:
