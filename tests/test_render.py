@@ -237,6 +237,25 @@ def test_where_to_read_the_rest_is_the_watch_page_when_there_is_one() -> None:
     assert hostile.url is None and hostile.text.startswith("kamermonitor list")
 
 
+def test_with_a_web_base_url_slack_digests_link_to_the_watch_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.config import parse
+    from monitor.notify.registry import build_channels
+    from monitor.notify.slack import SlackChannel
+
+    monkeypatch.setenv("KM_TEST_SLACK", "https://hooks.slack.example/services/T/B/x")
+    settings = parse({
+        "web": {"listen": 8080, "base_url": "https://monitor.example.org/"},
+        "channel": [{"name": "slack", "type": "slack", "webhook_url_env": "KM_TEST_SLACK"}],
+    })  # fmt: skip
+    channel = build_channels(settings)["slack"]
+    assert isinstance(channel, SlackChannel)
+    letters = [dataclasses.replace(AI_FABRIEK, id=500 + i, number=str(1600 + i)) for i in range(14)]
+    payload = channel.renderer.slack_payload(dataclasses.replace(new_alert(*letters), watches=("ict",)))
+    assert "Alle 14 brieven: <https://monitor.example.org/watch/ict|alle brieven van ict>" in json.dumps(
+        payload["blocks"], ensure_ascii=False
+    )
+
+
 def test_a_digest_past_its_naming_budget_says_where_to_read_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(render, "EMAIL_DIGEST_NAMED", 5)
     letters = [

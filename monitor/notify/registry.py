@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from .. import weblinks
 from ..config import ChannelConfig, Settings, secret_and_problem
 from ..models import Alert
 from .base import Channel, DeliveryError
@@ -80,7 +82,10 @@ CHANNEL_TYPES: dict[str, Callable[[ChannelConfig, Renderer, TextIO | None, str],
 
 
 def build_channels(settings: Settings, *, stream: TextIO | None = None) -> dict[str, Channel]:
-    renderer = Renderer(Path(settings.template_dir) if settings.template_dir else None)
+    base = settings.web.base_url
+    # With a web surface, "where to read the rest" of a digest is the watch's page there.
+    watch_url = functools.partial(weblinks.watch_url, base) if base else None
+    renderer = Renderer(Path(settings.template_dir) if settings.template_dir else None, watch_url=watch_url)
     return {c.name: _build(c, renderer, stream, settings.timezone) for c in settings.channels}
 
 
