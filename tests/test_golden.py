@@ -248,3 +248,26 @@ def test_every_alert_shows_what_a_reader_acts_on() -> None:
     assert f'<a href="{TK_DOC.format(f"{GUID}2")}"' in html
     digest = eml_text(message("digest_two_dossiers"))
     assert digest.index("Verzamelbrief") < digest.index("AI-fabriek") < digest.index("== 36600-VII Vaststelling")
+
+
+@pytest.mark.skipif(not os.environ.get("KAMERMONITOR_DIGEST_SCREENSHOT"), reason="set KAMERMONITOR_DIGEST_SCREENSHOT")
+def test_screenshot_of_a_digest_that_names_every_letter(tmp_path: Path) -> None:
+    """A digest of 14 letters in 26643: ten cards, then four compact lines (docs/digest-email.png)."""
+    from tests.screenshot import browser, screenshot
+
+    if browser() is None:
+        pytest.skip("no chromium")
+    letters = [PUBLISHED, VERZAMELBRIEF] + [
+        dataclasses.replace(
+            AI_FABRIEK, id=600 + i, number=None, document_nummer=f"2025D{29600 + i}", date=date(2025, 6, 26 - i // 3),
+            subject=f"Antwoord op vragen over digitale dienstverlening ({i + 1})", details=None, attachments=(),
+            ob_html_url=None, ob_pdf_url=None,
+        )
+        for i in range(12)
+    ]  # fmt: skip
+    alert = Alert("new", tuple(letters), ("u volgt dossier 26643",), ("ict",), delivery_id=105)
+    page = tmp_path / "digest.html"
+    page.write_text(html_part(email_channel().build_message(alert, "beleid@example.org")), encoding="utf-8")
+    png = Path(os.environ["KAMERMONITOR_DIGEST_SCREENSHOT"]).resolve()
+    screenshot(page, png, tmp_path, height=1850)
+    assert png.stat().st_size > 10_000

@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -37,6 +35,7 @@ from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.sru_server import SruServer
 from tests.harness import ICT, settings_for
+from tests.screenshot import browser, screenshot
 
 LETTERS = Path(__file__).parent / "fixtures" / "letters"
 ROOT = Path(__file__).resolve().parent.parent
@@ -425,8 +424,7 @@ def test_screenshot_of_the_preview_html(
     sru: SruServer, routed: PublicationServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writes the e-mail HTML of the AI-fabriek letter with ``preview --html``, then screenshots it."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
+    if browser() is None:
         pytest.skip("no chromium")
     add_letters(sru)
     for ident in ("kst-26643-1350", "kst-26643-1343", "kst-26643-1200", "kst-32761-300"):
@@ -437,9 +435,5 @@ def test_screenshot_of_the_preview_html(
     argv = ["-c", str(config), "preview", "--watch", "ict", "--days", days_back(), "--html", str(page)]
     assert cli.main(argv, stdout=io.StringIO()) == 0
     png = Path(os.environ["KAMERMONITOR_SCREENSHOT"]).resolve()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={png}", "--window-size=900,1400"]  # fmt: skip
-    subprocess.run([browser, *flags, page.as_uri()], check=True, capture_output=True, timeout=120)
+    screenshot(page, png, tmp_path)
     assert png.stat().st_size > 10_000
