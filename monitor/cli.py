@@ -1,7 +1,9 @@
 """Command line: the only module that reads ``sys.argv`` or configures logging.
 
-Exit codes: 0 success, 1 an operation failed (e.g. a test alert was refused),
-2 the configuration is invalid.
+Exit codes: 0 success, 1 an operation failed (a test alert was refused, a source failed
+during ``poll --once``), 2 the configuration is invalid.  ``status --check`` and ``doctor``
+use 0 / 1 / 2 for ok / warning / critical.  Global options (``--config``, ``--database``,
+``-v``, ``--log-format``) are accepted before or after the command.
 """
 
 from __future__ import annotations
@@ -10,59 +12,150 @@ import argparse
 import contextlib
 import gc
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from . import __version__
+from . import __version__, logsetup
 from .config import ConfigError, Settings, channel_problems, default_config_path, load
+from .logsetup import LOG_FORMATS, LogFormat
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from .context import Context
-    from .notify.base import Channel
 
 # Commands that only read the store (or re-queue rows in it) open it without a Context:
 # they import neither the HTTP client, nor the matcher, nor the templates, nor the
 # scheduler, so that they answer quickly.  Every other import waits for its command.
 STORE_COMMANDS = ("list", "status", "retry-failed")
+COMPLETION_SHELLS = ("bash", "zsh", "fish")
 
 logger = logging.getLogger("monitor")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default in its help, unless there is none worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _global_options(p: argparse.ArgumentParser) -> None:
+    """Options every command takes, before or after its name.
+
+    The defaults are SUPPRESS on every parser, so a value given after the command is not
+    overwritten by the top-level parser's default (see :func:`_option`).
+    """
+    g = p.add_argument_group("global options")
+    g.add_argument(
+        "--config", "-c", type=Path, default=argparse.SUPPRESS,
+        help="TOML config (default: $KAMERMONITOR_CONFIG, else ./kamermonitor.toml if present, else built-in defaults)",
+    )  # fmt: skip
+    g.add_argument(
+        "--database", default=argparse.SUPPRESS,
+        help="SQLAlchemy URL (default: $KAMERMONITOR_DATABASE, else [monitor] database, else sqlite:///kamermonitor.db)",
+    )  # fmt: skip
+    g.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    g.add_argument(
+        "--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS,
+        help="log lines as text or one JSON object per line (default: $KAMERMONITOR_LOG_FORMAT, else [monitor] "
+        "log_format, else text)",
+    )  # fmt: skip
+
+
+def _option(args: argparse.Namespace, name: str) -> Any:
+    return getattr(args, name, None)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kamermonitor",
         description="Alerts when a new letter is filed in a Kamerstuk dossier. Without a command: run.",
+        formatter_class=_HelpFormatter,
     )
-    p.add_argument(
-        "--config", "-c", type=Path, help="TOML config (default: $KAMERMONITOR_CONFIG or ./kamermonitor.toml)"
-    )
-    p.add_argument("--database", help="SQLAlchemy URL (default: sqlite:///kamermonitor.db or $KAMERMONITOR_DATABASE)")
-    p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    _global_options(p)
     p.add_argument("--version", action="version", version=f"kamermonitor {__version__}")
-    sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the service (the default)")
-    sub.add_parser("serve", help="only the HTTP surface of [web], reading the database (next to a running instance)")
-    poll = sub.add_parser("poll", help="poll the sources")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=summary, description=description, formatter_class=_HelpFormatter)
+        _global_options(cmd)
+        return cmd
+
+    command(
+        "run", "run the service (the default)",
+        "Run the service: poll each source on its interval and deliver alerts until SIGTERM or Ctrl-C "
+        "(and serve the HTTP surface when [web] listen is set).",
+    )  # fmt: skip
+    command(
+        "serve", "only the HTTP surface of [web], reading the database (next to a running instance)",
+        "Serve only the HTTP surface of [web] (health, metrics, feeds, status page), reading the database; "
+        "it neither polls nor delivers. Runs next to `run` on the same database.",
+    )  # fmt: skip
+    poll = command(
+        "poll", "poll the sources once",
+        "One cycle of every enabled source, then deliver what it found. Exit 0 when every source polled "
+        "succeeded, 1 when one failed (for cron and systemd timers).",
+    )  # fmt: skip
     poll.add_argument("--once", action="store_true", required=True, help="one cycle of every source, then exit")
-    poll.add_argument("--source", action="append", choices=["syncfeed", "sru"], help="only this source")
-    lst = sub.add_parser("list", help="recent letters per watch, newest first")
+    poll.add_argument("--source", action="append", choices=["syncfeed", "sru"], help="only this source (repeatable)")
+    lst = command(
+        "list", "recent letters per watch, newest first",
+        "Recent letters per watch, newest first, with number, date, subject and links. Read-only.",
+    )  # fmt: skip
     lst.add_argument("--watch", help="only this watch")
-    lst.add_argument("--limit", type=int, default=10)
-    sub.add_parser("status", help="sources, watches, deliveries and warnings")
-    sub.add_parser("check-config", help="validate the configuration and exit")
-    ta = sub.add_parser("test-alert", help="send a clearly marked test message through one channel")
-    ta.add_argument("channel")
-    rf = sub.add_parser("retry-failed", help="re-queue failed deliveries after fixing their cause")
+    lst.add_argument("--limit", type=int, default=10, help="letters per watch")
+    lst.add_argument("--json", action="store_true", help="print one JSON document (schema in the README)")
+    st = command(
+        "status", "sources, watches, deliveries and warnings",
+        "Per source: last success and failures; per watch: letters on record; per channel: deliveries; "
+        "active warnings. Read-only.",
+    )  # fmt: skip
+    st.add_argument("--json", action="store_true", help="print one JSON document (schema in the README)")
+    st.add_argument(
+        "--check", action="store_true",
+        help="one line in the monitoring-plugins convention; exit 0 OK, 1 WARNING, 2 CRITICAL",
+    )  # fmt: skip
+    command("check-config", "validate the configuration and exit",
+            "Validate the configuration; exit 2 with one line per problem, naming the key.")  # fmt: skip
+    ta = command(
+        "test-alert", "send a clearly marked test message through one channel",
+        "Send a clearly marked test message through CHANNEL and report success or the exact failure. "
+        "Without CHANNEL: list the configured channels.",
+    )  # fmt: skip
+    ta.add_argument("channel", nargs="?", help="the channel's name")
+    rf = command("retry-failed", "re-queue failed deliveries after fixing their cause",
+                 "Re-queue deliveries that failed for good, after their cause has been fixed.")  # fmt: skip
     rf.add_argument("--channel", help="only this channel")
-    pv = sub.add_parser("preview", help="show the messages a watch would have sent for recent letters; sends nothing")
+    pv = command(
+        "preview", "show the messages a watch would have sent for recent letters; sends nothing",
+        "Ask the official publications for a watch's letters of the last N days and print what each channel "
+        "would get. Sends nothing; the database is not touched.",
+    )  # fmt: skip
     pv.add_argument("--watch", required=True, help="the watch's name")
-    pv.add_argument("--days", type=_days, default=30, help="letters published in the last N days (30)")
+    pv.add_argument("--days", type=_days, default=30, help="letters published in the last N days")
     pv.add_argument("--html", type=Path, metavar="FILE", help="also write the e-mail HTML to FILE")
     pv.add_argument("--no-enrich", action="store_true", help="do not read the publications (sender, summary, ...)")
+    dr = command(
+        "doctor", "check the live sources, channels and database without changing anything",
+        "Check everything the configuration names, one line per item: DNS, TLS and HTTP of each source and "
+        "the shape of its answer; SMTP connect, EHLO, STARTTLS and AUTH without sending; the webhook URL; "
+        "the database. Moves no cursor and queues nothing. Exit 0 ok, 1 warning, 2 error.",
+    )  # fmt: skip
+    dr.add_argument("--send", action="store_true", help="also send a test message through each webhook channel")
+    comp = command(
+        "completion", "print a shell completion script",
+        "Print the completion script for SHELL; e.g. `kamermonitor completion bash > "
+        "/etc/bash_completion.d/kamermonitor`, or `source <(kamermonitor completion zsh)`.",
+    )  # fmt: skip
+    comp.add_argument("shell", choices=COMPLETION_SHELLS, help="the shell")
     return p
 
 
@@ -72,24 +165,35 @@ def _days(text: str) -> int:
     return days_argument(text)
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S%z",
-        stream=sys.stderr,
-    )
-    for noisy in ("apscheduler", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _log_format(args: argparse.Namespace, settings: Settings | None) -> LogFormat:
+    """``--log-format``, else ``$KAMERMONITOR_LOG_FORMAT``, else the config's, else text."""
+    chosen = _option(args, "log_format") or os.environ.get("KAMERMONITOR_LOG_FORMAT", "").strip().lower()
+    if chosen in LOG_FORMATS:
+        return cast(LogFormat, chosen)
+    return settings.log_format if settings is not None else "text"
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions (scripts from `completion`)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
     command = args.command or "run"
+    if command == "completion":
+        return _completion(args.shell, stdout or sys.stdout)
     if command in STORE_COMMANDS or command == "check-config":
         with _gc_paused():
             return _main(args, command, stdout or sys.stdout)
     return _main(args, command, stdout or sys.stdout)
+
+
+def _completion(shell: str, out: TextIO) -> int:
+    from argcomplete.shell_integration import shellcode
+
+    out.write(shellcode(["kamermonitor"], shell=shell))
+    return 0
 
 
 @contextlib.contextmanager
@@ -110,13 +214,16 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
-    _setup_logging(args.verbose)
+    verbose = bool(_option(args, "verbose"))
+    logsetup.setup(_log_format(args, None), verbose=verbose)
     try:
-        settings = load(args.config or default_config_path(), database=args.database)
+        settings = load(_option(args, "config") or default_config_path(), database=_option(args, "database"))
     except ConfigError as exc:
         for line in exc.problems:
             print(f"config error: {line}", file=sys.stderr)
         return 2
+    if settings.log_format != "text":
+        logsetup.setup(_log_format(args, settings), verbose=verbose)
     if command == "check-config":
         return _check_config(settings, out)
     if command == "preview":  # reads the sources only: no database, no channels
@@ -140,6 +247,12 @@ def _with_database(command: str, args: argparse.Namespace, settings: Settings, o
         return _store_command(command, args, settings, out)
     if command == "serve":
         return _serve(settings)
+    if command == "test-alert":  # sends through a channel; needs no database
+        return _test_alert(settings, args.channel, out)
+    if command == "doctor":  # reads the sources, channels and database; changes nothing
+        from .doctor import run as doctor_run
+
+        return doctor_run(settings, out, send=args.send)
     from .context import Context
     from .store.guard import lock_instance
     from .store.schema import SchemaTooNew
@@ -159,22 +272,62 @@ def _with_database(command: str, args: argparse.Namespace, settings: Settings, o
 
 def _store_command(command: str, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """``list``, ``status``, ``retry-failed``: the store alone, opened (and migrated) as a Context would."""
-    from .store import open_engine
+    from .store import NoDatabase, open_engine
     from .store.schema import SchemaTooNew
 
     try:
-        engine = open_engine(settings.database)
+        engine = open_engine(settings.database, create=False)
     except SchemaTooNew as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except NoDatabase as exc:
+        # A read-only command never creates the database: it says there is none yet.
+        if command == "status" and (args.json or args.check):
+            return _status_machine(settings, None, out, as_json=args.json, check=args.check)
+        print(f"{exc}; `kamermonitor run` or `kamermonitor poll --once` creates it", file=sys.stderr)
+        if command == "list" and args.json:
+            from .reports import list_document
+
+            _print_json(out, list_document({w.name: [] for w in settings.watches if args.watch in (None, w.name)}))
+        return 0
     try:
         if command == "list":
-            return _list(settings, engine, out, args.watch, args.limit)
+            return _list(settings, engine, out, args.watch, args.limit, as_json=args.json)
         if command == "status":
+            if args.json or args.check:
+                return _status_machine(settings, engine, out, as_json=args.json, check=args.check)
             return _status(settings, engine, out)
         return _retry_failed(engine, out, args.channel)
     finally:
         engine.dispose()
+
+
+def _print_json(out: TextIO, document: dict[str, Any]) -> None:
+    import json
+
+    out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+def _status_machine(settings: Settings, engine: Engine | None, out: TextIO, *, as_json: bool, check: bool) -> int:
+    """``status --json`` and/or ``status --check``; with ``--check`` the exit code is the verdict's."""
+    from sqlalchemy.engine import make_url
+
+    from .reports import status_document
+    from .store import utcnow
+
+    shown = make_url(settings.database).render_as_string(hide_password=True)
+    if engine is None:
+        doc = status_document(settings, None, utcnow(), database=shown)
+    else:
+        with engine.connect() as conn:
+            doc = status_document(settings, conn, utcnow(), database=shown)
+    if as_json:
+        _print_json(out, doc)
+    if check:
+        if not as_json:
+            print(f"KAMERMONITOR {doc['check']['state'].upper()} - {doc['check']['summary']}", file=out)
+        return int(doc["check"]["code"])
+    return 0
 
 
 def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO) -> int:
@@ -182,8 +335,6 @@ def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO)
     from .notify.registry import build_channels
 
     channels = build_channels(ctx.settings, stream=out)
-    if command == "test-alert":
-        return _test_alert(ctx, channels, args.channel, out)
     deliverer = Deliverer(ctx, channels)
     if command == "poll":
         from .poll import run_cycle
@@ -192,6 +343,7 @@ def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO)
         failed = [name for name, ok in result.ok.items() if not ok]
         if failed:
             logger.warning("poll finished; failing source(s): %s", ", ".join(failed))
+            return 1
         return 0
     from .service import Service
     from .web.server import WebError
@@ -261,16 +413,24 @@ def _check_config(settings: Settings, out: TextIO) -> int:
     return 0
 
 
-def _test_alert(ctx: Context, channels: dict[str, Channel], name: str, out: TextIO) -> int:
+def _test_alert(settings: Settings, name: str | None, out: TextIO) -> int:
+    from .notify.registry import build_channels
+
+    channels = build_channels(settings, stream=out)
+    if name is None:  # nothing to send: say what could be named
+        _write(out, ["configured channels (kamermonitor test-alert CHANNEL):"]
+               + [f"  {n}: {ch.describe()}" for n, ch in channels.items()])  # fmt: skip
+        return 0
     ch = channels.get(name)
     if ch is None:
         print(f"error: no channel named {name!r} (configured: {', '.join(channels)})", file=sys.stderr)
         return 1
     from .models import Alert
     from .notify.base import DeliveryError
+    from .store import utcnow
 
     # No text of its own: each channel's rendering says what a test message means, once.
-    alert = Alert(event="test", created_at=ctx.now())
+    alert = Alert(event="test", created_at=utcnow())
     failed = False
     for target in ch.targets:
         where = f"{name}" + (f" → {target}" if target else "")
@@ -309,7 +469,7 @@ def _write(out: TextIO, lines: list[str]) -> None:
         out.write("\n".join(lines) + "\n")
 
 
-def _list(settings: Settings, engine: Engine, out: TextIO, only: str | None, limit: int) -> int:
+def _list(settings: Settings, engine: Engine, out: TextIO, only: str | None, limit: int, *, as_json: bool) -> int:
     from .store import letters as letter_store
 
     watches = [w for w in settings.watches if only is None or w.name == only]
@@ -318,6 +478,11 @@ def _list(settings: Settings, engine: Engine, out: TextIO, only: str | None, lim
         return 1
     with engine.connect() as conn:
         recent = letter_store.recent_listed(conn, [w.name for w in watches], limit)
+    if as_json:
+        from .reports import list_document
+
+        _print_json(out, list_document(recent))
+        return 0
     lines = []
     for w in watches:
         lines.append(f"== {w.name}")

@@ -17,8 +17,9 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from .logsetup import LOG_FORMATS, LogFormat
 from .models import DossierRef
 from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
 
@@ -162,6 +163,7 @@ class Settings:
     timezone: str = "Europe/Amsterdam"
     baseline_grace_days: int = 14
     template_dir: str | None = None
+    log_format: LogFormat = "text"
     http: HttpConfig = HttpConfig()
     syncfeed: SyncFeedConfig = SyncFeedConfig()
     sru: SruConfig = SruConfig()
@@ -345,10 +347,13 @@ def load(path: Path | None, *, database: str | None = None) -> Settings:
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
     settings = parse(data)
+    # $KAMERMONITOR_DATABASE_FILE too: a PostgreSQL URL carries a password (Docker secrets).
     if database:
         db, where = database, "--database"
     elif os.environ.get("KAMERMONITOR_DATABASE"):
         db, where = os.environ["KAMERMONITOR_DATABASE"], "KAMERMONITOR_DATABASE"
+    elif secret := read_secret("KAMERMONITOR_DATABASE"):
+        db, where = secret, "KAMERMONITOR_DATABASE_FILE"
     else:
         db, where = settings.database, "monitor.database"
     from .dburl import database_url  # SQLAlchemy's URL: every command that gets here needs it
@@ -372,7 +377,11 @@ def parse(data: Mapping[str, Any]) -> Settings:
     r = _Reader()
     r.known(data, "", _TOP)
     mon = r.table(data, "monitor", "")
-    r.known(mon, "monitor", {"database", "timezone", "baseline_grace_days", "template_dir"})
+    r.known(mon, "monitor", {"database", "timezone", "baseline_grace_days", "template_dir", "log_format"})
+    log_format = r.value(mon, "log_format", "monitor", str, "text")
+    if log_format not in LOG_FORMATS:
+        r.fail("monitor.log_format", f"must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+        log_format = "text"
     tz = r.value(mon, "timezone", "monitor", str, "Europe/Amsterdam")
     _check_timezone(r, tz)
     http = _http(r, r.table(data, "http", ""))
@@ -387,6 +396,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         timezone=tz,
         baseline_grace_days=r.count(mon, "baseline_grace_days", "monitor", 14, minimum=0),
         template_dir=_template_dir(r, mon),
+        log_format=cast(LogFormat, log_format),
         http=http,
         syncfeed=_syncfeed(r, r.table(sources, "syncfeed", "sources")),
         sru=_sru(r, r.table(sources, "sru", "sources")),

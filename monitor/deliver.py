@@ -190,7 +190,7 @@ class Deliverer:
             self._failed(unit, ids, exc, result)
             return
         except Exception as exc:  # a bug in a channel must not stop the other deliveries
-            logger.exception("delivery %s via %s crashed", ids, first.channel)
+            logger.exception("delivery %s via %s crashed", ids, first.channel, extra={"channel": first.channel})
             self._failed(unit, ids, DeliveryError(f"internal error: {type(exc).__name__}: {exc}"), result)
             return
         now = self.ctx.now()
@@ -227,12 +227,13 @@ class Deliverer:
                 outbox_store.mark_failed(conn, ids, self.ctx.owner, now, why)
                 result.failed += len(ids)
                 self.ctx.metrics.failed(unit[0].channel, len(ids))
-                logger.error("delivery via %s failed permanently: %s", where, why)
+                logger.error("delivery via %s failed permanently: %s", where, why, extra={"channel": unit[0].channel})
             else:
                 delay = backoff(attempts - 1, cfg.backoff_base_seconds, cfg.backoff_cap_seconds, exc.retry_after)
                 outbox_store.mark_retry(conn, ids, self.ctx.owner, now, now + timedelta(seconds=delay), str(exc))
                 result.retried += len(ids)
                 self.ctx.metrics.retried(unit[0].channel, len(ids))
                 logger.warning(
-                    "delivery via %s failed (attempt %d), retrying in %.0fs: %s", where, attempts, delay, exc
-                )
+                    "delivery via %s failed (attempt %d), retrying in %.0fs: %s", where, attempts, delay, exc,
+                    extra={"channel": unit[0].channel},
+                )  # fmt: skip

@@ -88,8 +88,9 @@ def announce_watches(ctx: Context) -> None:
                 what = (what + " and " if what else "") + "keywords " + ", ".join(repr(k) for k in watch.keywords)
             n = counts.get(watch.name, 0)
             logger.info(
-                "now watching %s (%d letter%s on record) [watch %s]", what, n, "" if n == 1 else "s", watch.name
-            )
+                "now watching %s (%d letter%s on record) [watch %s]", what, n, "" if n == 1 else "s", watch.name,
+                extra={"watch": watch.name},
+            )  # fmt: skip
             ops.set_cursor(conn, key, watch.fingerprint(), ctx.now())
 
 
@@ -98,13 +99,14 @@ def poll_source(ctx: Context, name: str) -> bool:
     now = ctx.now()
     cfg = getattr(ctx.settings, name)
     lease = f"poll:{name}"
+    where = {"source": name}  # the JSON log's source field
     with ctx.engine.connect() as conn:
         health = ops.health(conn, name)
     not_before = health.not_before
     if not_before is not None and not_before > now:
         wait = (not_before - now).total_seconds()
         if wait > SHORT_RETRY_AFTER_SECONDS:
-            logger.info("%s: skipped, the source asked to wait until %s", name, not_before.isoformat())
+            logger.info("%s: skipped, the source asked to wait until %s", name, not_before.isoformat(), extra=where)
             with ctx.engine.begin() as conn:
                 operator.check_held_back(ctx, conn, health)
             return False
@@ -116,7 +118,7 @@ def poll_source(ctx: Context, name: str) -> bool:
         now = ctx.now()
     with ctx.engine.begin() as conn:
         if not ops.acquire_lease(conn, lease, ctx.owner, now, max(300.0, cfg.interval_seconds * 3), owner_is_dead):
-            logger.info("%s: skipped, another instance is polling it", name)
+            logger.info("%s: skipped, another instance is polling it", name, extra=where)
             return True
     ctx.batch = f"{name}:{now.isoformat()}"
     requests_before = ctx.fetcher.stats.requests
@@ -130,7 +132,7 @@ def poll_source(ctx: Context, name: str) -> bool:
     except SQLAlchemyError:
         raise  # the database itself is failing: nothing can be recorded; the caller says so in one line
     except Exception as exc:  # a bug: log it in full, keep the service alive
-        logger.exception("%s: poll crashed", name)
+        logger.exception("%s: poll crashed", name, extra=where)
         error = f"{name}: internal error: {type(exc).__name__}: {exc}"
     requests = ctx.fetcher.stats.requests - requests_before
     with ctx.engine.begin() as conn:
@@ -141,10 +143,12 @@ def poll_source(ctx: Context, name: str) -> bool:
             return False
         if error is None:
             ops.record_success(conn, name, ctx.now(), new_data=result.new_data)
-            logger.info("%s: %d request(s), %d new letter alert(s) queued", name, requests, len(result.new_matches))
+            logger.info(
+                "%s: %d request(s), %d new letter alert(s) queued", name, requests, len(result.new_matches), extra=where
+            )
         else:
             h = ops.record_failure(conn, name, ctx.now(), error, retry_after)
-            logger.warning("%s (failure %d in a row)", error, h.consecutive_failures)
+            logger.warning("%s (failure %d in a row)", error, h.consecutive_failures, extra=where)
             operator.check_held_back(ctx, conn, h)
         operator.check_source(ctx, conn, name, error is None, error, foreign=foreign)
         ops.release_lease(conn, lease, ctx.owner)

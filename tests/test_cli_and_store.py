@@ -68,6 +68,7 @@ def test_check_config_without_a_file_describes_the_default_watch(tmp_path: Path)
 
 
 def test_list_and_status_work_on_a_fresh_database(tmp_path: Path) -> None:
+    open_engine(f"sqlite:///{tmp_path / 'km.db'}").dispose()  # read-only commands never create one
     out = io.StringIO()
     assert main(["--database", f"sqlite:///{tmp_path / 'km.db'}", "list"], stdout=out) == 0
     assert "(no letters on record yet)" in out.getvalue()
@@ -180,6 +181,7 @@ def _run_and_list_modules(tmp_path: Path, *args: str) -> tuple[str, set[str]]:
     env = {**os.environ, "KM_TEST_MODULES": str(modules), "KM_TEST_SMTP_PASSWORD": "secret",
            "KM_TEST_SLACK_WEBHOOK": "https://hooks.example/T/B/x"}  # fmt: skip
     argv = ["--config", str(config), "--database", f"sqlite:///{tmp_path / 'km.db'}", *args]
+    open_engine(f"sqlite:///{tmp_path / 'km.db'}").dispose()  # read-only commands never create one
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
     )
@@ -191,7 +193,10 @@ def _among(modules: set[str], packages: Sequence[str]) -> set[str]:
     return {m for m in modules if any(m == p or m.startswith(p + ".") for p in packages)}
 
 
-@pytest.mark.parametrize("command", [["list"], ["list", "--watch", "ict"], ["status"], ["retry-failed"]])
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["list", "--watch", "ict"], ["list", "--json"], ["status"], ["status", "--json"], ["retry-failed"]],
+)
 def test_list_status_and_retry_failed_do_not_import_the_http_client_templates_or_scheduler(
     tmp_path: Path, command: list[str]
 ) -> None:

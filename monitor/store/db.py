@@ -29,8 +29,42 @@ class DatabaseFault(Exception):
     """The database cannot be used; ``str()`` is the one-line operator message."""
 
 
-def open_engine(url: str) -> Engine:
-    """Create the engine for ``url`` and bring its schema up to date."""
+class NoDatabase(Exception):
+    """``open_engine(create=False)``: the database does not exist, or holds no kamermonitor schema yet."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and for ``:memory:``)."""
+    parsed = make_url(database_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """Create the engine for ``url`` and bring its schema up to date.
+
+    With ``create=False`` (read-only commands) a database that does not exist yet is not
+    created: :class:`NoDatabase` is raised instead.
+    """
+    parsed = make_url(database_url(url))
+    path = sqlite_path(url)
+    if path is not None and not create and not path.exists():
+        raise NoDatabase(f"no database yet at {path}")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        if not create and current_version(conn) == 0:
+            engine.dispose()
+            raise NoDatabase(f"no kamermonitor tables yet in {parsed.render_as_string(hide_password=True)}")
+        migrate(conn)
+    return engine
+
+
+def make_engine(url: str) -> Engine:
+    """The engine for ``url``, configured as the monitor uses it, without touching the schema.
+
+    A SQLite file's directory is created when missing; connecting creates the file.
+    """
     parsed = make_url(database_url(url))
     if parsed.get_backend_name() == "sqlite":
         pool: dict[str, Any] = {}
@@ -47,11 +81,8 @@ def open_engine(url: str) -> Engine:
         # pysqlite's own transaction handling defers BEGIN; issue it ourselves so that a
         # transaction takes the write lock up front and never deadlocks on upgrade.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-    else:
-        engine = create_engine(with_driver(parsed), pool_pre_ping=True, pool_size=2, max_overflow=2)
-    with engine.begin() as conn:
-        migrate(conn)
-    return engine
+        return engine
+    return create_engine(with_driver(parsed), pool_pre_ping=True, pool_size=2, max_overflow=2)
 
 
 class StoreUnavailable(Exception):
