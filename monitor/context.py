@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from .config import ChannelConfig, Settings, WatchConfig
 from .detect import Matcher, NewMatch
-from .http import Fetcher, HttpSettings, make_client
+from .http import Fetcher, make_client, settings_from
 from .metrics import Recorder
 from .schedule import IMMEDIATE, release
 from .store import letters as letter_store
@@ -120,15 +120,7 @@ class Context:
     def create(
         cls, settings: Settings, *, now: Callable[[], datetime] = _utcnow, sleep: Callable[[float], None] = time.sleep
     ) -> Context:
-        h = settings.http
-        http = HttpSettings(
-            connect_timeout=h.connect_timeout,
-            read_timeout=h.read_timeout,
-            max_bytes=int(h.max_response_mb * 1024 * 1024),
-            pause_seconds=h.pause_seconds,
-            deadline_seconds=h.deadline_seconds,
-            **({"user_agent": h.user_agent} if h.user_agent else {}),
-        )
+        http = settings_from(settings.http)
         return cls(settings, open_engine(settings.database), Fetcher(make_client(http), http), now=now, sleep=sleep)
 
     @property

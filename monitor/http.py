@@ -18,12 +18,16 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
 from . import deadline
 from .retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from .config import HttpConfig
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +95,18 @@ class FetchResult:
     url: str  # final URL after redirects
     status: int
     complete: bool = True  # False when ``stop_when`` ended the read early
+
+
+def settings_from(cfg: HttpConfig) -> HttpSettings:
+    """The ``[http]`` section as the Fetcher takes it."""
+    return HttpSettings(
+        connect_timeout=cfg.connect_timeout,
+        read_timeout=cfg.read_timeout,
+        max_bytes=int(cfg.max_response_mb * 1024 * 1024),
+        pause_seconds=cfg.pause_seconds,
+        deadline_seconds=cfg.deadline_seconds,
+        **({"user_agent": cfg.user_agent} if cfg.user_agent else {}),
+    )
 
 
 def make_client(settings: HttpSettings) -> httpx.Client:
