@@ -18,6 +18,7 @@ from . import observe, operator
 from .context import Context
 from .detect import NewMatch, record
 from .models import DossierRef, SruRecord
+from .progress import Progress
 from .sources.sru import SruClient, build_query
 from .store import letters as letter_store
 from .store import mirror, ops
@@ -123,10 +124,15 @@ def _check_liveness(ctx: Context, dossiers: list[DossierRef]) -> None:
 def _backfill(ctx: Context, client: SruClient, dossier: DossierRef, result: SruPollResult) -> None:
     query = build_query([dossier], None, max_dossier_clauses=1)
     total = 0
+    label = f"sru: recording the publications of dossier {dossier}"
+    progress = Progress(label, "records read", extra={"source": "sru"})
     for page in client.search(query, max_pages=BACKFILL_PAGES):
         result.requests += 1
         total += len(page.records)
         _record(ctx, list(page.records), result, silent=True)
+        progress.total = page.number_of_records
+        progress.advance(len(page.records))
+    progress.finish()
     with ctx.engine.begin() as conn:
         ops.set_cursor(conn, backfill_cursor(dossier), str(total), ctx.now())
     result.backfilled.append(dossier)

@@ -23,8 +23,10 @@ from sqlalchemy import Connection
 from . import observe
 from .context import Context
 from .detect import NewMatch, Observation, record
+from .http import SourceError
 from .models import DossierRef, TkDocument, TkDossier, TkZaak
 from .prefetch import Prefetch
+from .progress import Progress
 from .sources.syncfeed import SyncFeedClient
 from .store import mirror, ops
 from .store.attachments import Sighting
@@ -74,7 +76,10 @@ def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
     elif ctx.settings.syncfeed.start_skiptoken is not None:
         token = ctx.settings.syncfeed.start_skiptoken
     else:
-        token = client.find_feed_end(category)
+        progress = Progress(f"syncfeed: first start, finding the end of the {category} feed", "probes",
+                            extra={"source": SOURCE})  # fmt: skip
+        token = client.find_feed_end(category, on_probe=lambda probed: progress.advance(1, probed))
+        progress.finish()
         logger.info("syncfeed: first start, %s feed ends at skiptoken %d; history is not replayed", category, token)
     with ctx.engine.begin() as conn:
         ops.set_cursor(conn, cursor_name(category), str(token), ctx.now())
@@ -88,6 +93,10 @@ def _poll_category(
     # The next pages are read while this one is stored; pages that have already arrived
     # are stored together, in one transaction with the cursor that follows the last.
     reader = client.pages(category, token, ctx.settings.syncfeed.max_pages_per_poll)
+    progress = Progress(
+        f"syncfeed: catching up {category}", start=token, position_name="skiptoken",
+        end=lambda: _feed_end(client, category, token), extra={"source": SOURCE},
+    )  # fmt: skip
     with Prefetch(reader, depth=PAGES_PER_TRANSACTION, name=f"syncfeed-{category}") as ahead:
         for first in ahead:
             batch = [first, *ahead.ready(PAGES_PER_TRANSACTION - 1)]
@@ -100,6 +109,21 @@ def _poll_category(
                 ops.set_cursor(conn, cursor_name(category), str(batch[-1][1]), ctx.now())
             if entities and category == "Document":
                 result.new_data = True  # staleness is about documents, not dossier or zaak edits
+            progress.advance(len(entities), batch[-1][1])
+    progress.finish()
+
+
+def _feed_end(client: SyncFeedClient, category: str, token: int) -> int | None:
+    """Where the feed ends now, for the progress line of a catch-up that takes a while.
+
+    The bounded end search, started at the position reached (a few small requests when the
+    end is near); only a catch-up that has already run for several seconds asks for it.
+    """
+    try:
+        return client.find_feed_end(category, low=token)
+    except SourceError as exc:
+        logger.info("syncfeed: could not estimate the end of the %s feed: %s", category, exc.problem)
+        return None
 
 
 def _lookup_unknown(

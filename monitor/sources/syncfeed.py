@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Final
 from urllib.parse import quote, unquote, urljoin
@@ -372,6 +372,7 @@ class SyncFeedClient:
         self.fetcher = fetcher
         self.base_url = base_url.rstrip("/")
         self.source = source
+        self._on_probe: Callable[[int], None] | None = None
 
     def _feed_params(self, category: str, skiptoken: int | None) -> dict[str, str | int]:
         params: dict[str, str | int] = {"category": category}
@@ -430,7 +431,9 @@ class SyncFeedClient:
             raise
         return parse_entity(result.content, self.source)
 
-    def find_feed_end(self, category: str, low: int = 0, high_hint: int | None = None) -> int:
+    def find_feed_end(
+        self, category: str, low: int = 0, high_hint: int | None = None, on_probe: Callable[[int], None] | None = None
+    ) -> int:
         """A skiptoken T at the current end of ``category``, found without reading its history.
 
         ``fetch_page(category, T)`` then returns only entries added after the search.
@@ -448,10 +451,18 @@ class SyncFeedClient:
 
         The result is the smallest X with an empty answer, which is the last existing
         token.  For tokens around 30,000,000 and no hint this is about 31 requests.
+        ``on_probe(skiptoken)`` is called after each probe, for progress reports.
 
         Entries appended *during* the search (it takes seconds) may land at or below T and so
         be skipped; that is the price of not replaying history on a first start.
         """
+        self._on_probe = on_probe
+        try:
+            return self._search_end(category, low, high_hint)
+        finally:
+            self._on_probe = None
+
+    def _search_end(self, category: str, low: int, high_hint: int | None) -> int:
         if not self._probe(category, low):
             return low
         if high_hint is not None and high_hint > low:
@@ -502,6 +513,8 @@ class SyncFeedClient:
             stop_when=seen_enough,
             base=self.base_url,
         )
+        if self._on_probe is not None:
+            self._on_probe(skiptoken)
         body = result.content
         if _ENTRY_START.search(body):
             # Cut short on purpose, so it cannot be parsed; check at least that it is a feed.
