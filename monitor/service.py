@@ -15,6 +15,12 @@ claimed but not begun are handed back, and a message being sent at that moment i
 'sending' under its lease, to be sent again by the next start (the accept-then-stop window).
 
 A database fault (read-only, full, corrupt) stops the service with one line and exit 1.
+
+Under systemd (``Type=notify``) the service says ``READY=1`` once the scheduler runs,
+``STOPPING=1`` on a stop signal, a ``STATUS=`` line after each poll, and, when the unit
+has ``WatchdogSec=``, ``WATCHDOG=1`` from a scheduler job of its own — withheld while a
+poll has been running for longer than :data:`POLL_HANG_SECONDS`, so systemd restarts a
+monitor whose scheduler or poll thread hangs (see :mod:`monitor.sdnotify`).
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import sdnotify
 from .context import Context, freeze_startup_heap
 from .deliver import Deliverer
 from .poll import announce_watches, deliver, enabled_sources, poll_source, prepare_watches
@@ -47,6 +55,8 @@ logger = logging.getLogger(__name__)
 # After SIGTERM, steps in progress get this long to finish before the process exits anyway
 # (systemd's default stop timeout is 90 s; the issue's bound is 10 s).
 STOP_SECONDS = 8.0
+# A poll still running after this long is taken to hang: the watchdog pings stop.
+POLL_HANG_SECONDS = 3600.0
 
 
 class Service:
@@ -60,13 +70,15 @@ class Service:
         self._idle = threading.Condition()
         self._watch_lock = threading.Lock()
         self.fatal: str | None = None
+        self._poll_since: dict[str, float] = {}  # source → when its poll in progress began
         # One thread per source: a stalled source never holds up the other.
         self.executor = ThreadPoolExecutor(max(1, len(enabled_sources(ctx))))
         # Sending has its own thread, so a slow mail server never delays the next poll.
         self.delivery_executor = ThreadPoolExecutor(1)
         self.scheduler = BlockingScheduler(
             timezone=ctx.settings.timezone,
-            executors={"default": self.executor, "delivery": self.delivery_executor},
+            # The watchdog's own thread: a long poll must not delay its pings.
+            executors={"default": self.executor, "delivery": self.delivery_executor, "watchdog": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -94,9 +106,14 @@ class Service:
         self._step(lambda: self._poll(name))
 
     def _poll(self, name: str) -> None:
-        with self._watch_lock:  # the two sources' threads share the watches' bookkeeping
-            prepare_watches(self.ctx)
-        poll_source(self.ctx, name)
+        self._poll_since[name] = time.monotonic()
+        try:
+            with self._watch_lock:  # the two sources' threads share the watches' bookkeeping
+                prepare_watches(self.ctx)
+            ok = poll_source(self.ctx, name)
+        finally:
+            self._poll_since.pop(name, None)
+        sdnotify.notify(f"STATUS={name} {'polled' if ok else 'FAILED'} at {datetime.now(self.ctx.tz):%H:%M:%S}")
         if self.ctx.stopping.is_set():
             return
         with self._watch_lock:
@@ -151,6 +168,13 @@ class Service:
             self._deliver_job, IntervalTrigger(seconds=self.ctx.settings.delivery.interval_seconds),
             id="deliver", name="deliver outbox", executor="delivery",
         )  # fmt: skip
+        watchdog = sdnotify.watchdog_interval()
+        if watchdog is not None:
+            self.scheduler.add_job(
+                self._watchdog_job, IntervalTrigger(seconds=watchdog), id="watchdog", name="systemd watchdog",
+                executor="watchdog", next_run_time=now,
+            )  # fmt: skip
+        self.scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
         schedule = ", ".join(
@@ -203,7 +227,18 @@ class Service:
             stats=self.ctx.fetcher.stats,
         )  # fmt: skip
 
+    def _started(self, _event: SchedulerEvent) -> None:
+        sdnotify.notify("READY=1", "STATUS=running")
+
+    def _watchdog_job(self) -> None:
+        since = min(self._poll_since.values(), default=None)
+        if since is not None and time.monotonic() - since > POLL_HANG_SECONDS:
+            logger.error("a poll has been running for over %.0f s; no watchdog ping", POLL_HANG_SECONDS)
+            return
+        sdnotify.notify("WATCHDOG=1")
+
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        sdnotify.notify("STOPPING=1")
         logger.info(
             "received %s, stopping after the current step (at most %.0f s)", signal.Signals(signum).name, STOP_SECONDS
         )
