@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import MetaData, create_engine, select
 
 from monitor.cli import main
+from monitor.store.schema import LATEST
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer, free_port, make_self_signed_cert
 from tests.fakes.sru_server import SruServer
@@ -190,7 +191,7 @@ def test_everything_ok_is_exit_0_with_a_line_per_step_and_changes_nothing(
     assert "offers" in line(lines, "channel mail EHLO") and "STARTTLS" in line(lines, "channel mail EHLO")
     assert "certificate verified" in line(lines, "channel mail STARTTLS")
     assert line(lines, "channel mail AUTH").endswith("(user alerts@example.org); nothing sent")
-    assert line(lines, "database schema").endswith("version 1 (current)")
+    assert line(lines, "database schema").endswith(f"version {LATEST} (current)")
     assert line(lines, "database write").endswith("a test write succeeded (rolled back)")
     assert smtp.messages == [] and smtp.auth_attempts == [("alerts@example.org", True)]
     assert len(sru.queries) == requests_before + 1  # one query, of one record
