@@ -35,12 +35,12 @@ USER 10001:10001
 # The monitor handles SIGTERM itself (it is PID 1 here, or runs under `docker run --init`
 # / compose's `init: true`): it finishes the step in progress within 10 s and exits.
 STOPSIGNAL SIGTERM
-# Healthy while `status --check` says OK or WARNING (exit 0 or 1); CRITICAL (2: no
-# database yet, a source failing polls in a row, alerts failed for good, no poll for a
-# long time) is unhealthy.  Once the configuration has a [web] section, this can ask
-# the web surface instead:
-#   HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=5)"
+# Healthy while `status --check` says OK or WARNING (exit 0 or 1); CRITICAL (2) is
+# unhealthy.  With [web] listen in the configuration, --healthz asks the running
+# service's /healthz (a stopped or hung service is CRITICAL); without it, the check reads
+# the database (no database yet, a source failing polls in a row, alerts failed for good,
+# no poll for a long time are CRITICAL).
 HEALTHCHECK --interval=60s --timeout=15s --start-period=3m --retries=3 \
-    CMD ["/bin/sh", "-c", "kamermonitor status --check >/dev/null 2>&1; [ $? -lt 2 ]"]
+    CMD ["/bin/sh", "-c", "kamermonitor status --check --healthz >/dev/null 2>&1; [ $? -lt 2 ]"]
 ENTRYPOINT ["kamermonitor"]
 CMD ["run"]

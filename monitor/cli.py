@@ -123,6 +123,10 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true",
         help="one line in the monitoring-plugins convention; exit 0 OK, 1 WARNING, 2 CRITICAL",
     )  # fmt: skip
+    st.add_argument(
+        "--healthz", action="store_true",
+        help="with --check and [web] listen set: ask the running service's /healthz instead of the database",
+    )  # fmt: skip
     command("check-config", "validate the configuration and exit",
             "Validate the configuration; exit 2 with one line per problem, naming the key.")  # fmt: skip
     ta = command(
@@ -275,6 +279,12 @@ def _store_command(command: str, args: argparse.Namespace, settings: Settings, o
     from .store import NoDatabase, open_engine
     from .store.schema import SchemaTooNew
 
+    if command == "status" and args.check and args.healthz and settings.web.enabled:
+        from .reports import healthz_verdict
+
+        verdict = healthz_verdict(settings)
+        print(verdict.line(), file=out)
+        return verdict.code
     try:
         engine = open_engine(settings.database, create=False)
     except SchemaTooNew as exc:

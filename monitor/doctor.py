@@ -7,12 +7,12 @@ Atom page with a skiptoken link; an SRU response with a record count for the wat
 dossiers).  For each e-mail channel: connect, EHLO, STARTTLS and AUTH, then QUIT without
 sending.  For each Slack channel: the webhook URL's form and its endpoint, and with
 ``--send`` a test message.  The database: URL, driver, schema version and write access
-(tested by a write that is rolled back).  Exit 0 when everything is ok, 1 on a warning,
-2 on an error.
+(tested by a write that is rolled back).  The ``[web]`` listen address: a running
+kamermonitor answers ``/healthz`` there, or the address is free to bind (the test socket
+is closed at once).  Exit 0 when everything is ok, 1 on a warning, 2 on an error.
 
 It never moves a cursor, queues a delivery or creates a database: it uses no Context
-and opens the store without migrating.  The web listen address is checked once the
-configuration has a web section (there is none yet).
+and opens the store without migrating.
 """
 
 from __future__ import annotations
@@ -451,6 +451,39 @@ def _dir_writable(path: Path) -> bool:
     return os.access(parent, os.W_OK | os.X_OK)
 
 
+# -- the web surface ------------------------------------------------------------------------
+
+
+def check_web(doc: Doctor) -> None:
+    """Whether ``[web] listen`` can be served: a kamermonitor answers there, or the address is free."""
+    import errno
+
+    from .reports import healthz_verdict
+
+    web = doc.settings.web
+    item = "web listen"
+    if not web.enabled:
+        doc.say("ok", "web", "no [web] section; not checked")
+        return
+    verdict = healthz_verdict(doc.settings, timeout=doc.timeout)
+    if verdict.code == 0:
+        doc.say("ok", item, f"{web.listen}: a running kamermonitor answers /healthz")
+        return
+    family = socket.AF_INET6 if ":" in web.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((web.host, web.port))
+        except OSError as exc:
+            why = {
+                errno.EADDRINUSE: "in use by another program (no kamermonitor /healthz there)",
+                errno.EACCES: "binding needs privileges (a port below 1024?)",
+                errno.EADDRNOTAVAIL: f"{web.host} is not an address of this machine",
+            }.get(exc.errno or 0, str(exc))
+            raise doc.fail(item, f"{web.listen}: {why}") from None
+    doc.say("ok", item, f"{web.listen} is free: `kamermonitor run` will listen there")
+
+
 # -- the command --------------------------------------------------------------------------
 
 
@@ -478,5 +511,7 @@ def run(settings: Settings, out: TextIO, *, send: bool = False) -> int:
                 doc.say("ok", f"channel {cfg.name}", f"{cfg.type}: nothing to check")
     with doc.item():
         check_database(doc)
+    with doc.item():
+        check_web(doc)
     print(f"doctor: {doc.worst}", file=out)
     return EXIT[doc.worst]

@@ -10,6 +10,10 @@ being alerted: no database yet, a source failing ``failure_threshold`` polls in 
 never polled for a long time, or alerts that failed for good.  WARNING is everything that
 needs a look but still alerts: a source that failed its last polls, an active operator
 warning, alerts retrying.  This module reads the store only; it never writes.
+
+``status --check --healthz`` asks the running service instead, when ``[web] listen`` is
+set: OK when its ``/healthz`` answers 200, CRITICAL otherwise (the container health check
+uses it, so a hung or stopped service is unhealthy whatever the database says).
 """
 
 from __future__ import annotations
@@ -167,3 +171,31 @@ def _letter(x: Listed) -> dict[str, Any]:
         "ob_identifier": x.ob_identifier,
         "links": {"tweedekamer": x.tk_url, "publication_html": x.ob_html_url, "publication_pdf": x.ob_pdf_url},
     }  # fmt: skip
+
+
+def web_address(settings: Settings) -> str:
+    """``host:port`` to reach the ``[web]`` surface from this machine (a wildcard means loopback)."""
+    host = settings.web.host
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"[{host}]:{settings.web.port}" if ":" in host else f"{host}:{settings.web.port}"
+
+
+def healthz_verdict(settings: Settings, timeout: float = 10.0) -> Verdict:
+    """Ask ``/healthz`` of the ``[web]`` surface: OK on 200, CRITICAL on anything else."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{web_address(settings)}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (a local http URL)
+            body = resp.read(200).decode("utf-8", "replace").strip()
+            return Verdict(OK, (), f"{url} answers {resp.status} {body}")
+    except urllib.error.HTTPError as exc:
+        problem = f"{url} answers {exc.code} {exc.read(200).decode('utf-8', 'replace').strip()}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        problem = f"{url} does not answer: {reason}"
+    return Verdict(CRITICAL, (problem,), problem)

@@ -83,7 +83,7 @@ def test_dockerfile_is_multi_stage_non_root_with_a_data_volume_and_a_healthcheck
     assert any(s.op == "VOLUME" and "/data" in s.args for s in final)
     assert any(s.op == "COPY" and s.args.startswith("--from=build") for s in final)
     [health] = [s.args for s in final if s.op == "HEALTHCHECK"]
-    assert "kamermonitor status --check" in health
+    assert "kamermonitor status --check --healthz" in health
     assert any(s.op == "ENV" and "KAMERMONITOR_DATABASE=sqlite:////data/" in s.args for s in final)
 
 

@@ -335,3 +335,43 @@ def test_doctor_checks_a_postgres_database_without_changing_it(tmp_path: Path, s
     assert code == 0, "\n".join(lines)
     assert line(lines, "database driver") == "OK      database driver: postgresql via psycopg"
     assert dump(database) == before
+
+
+def test_the_web_listen_address_is_free_taken_or_served(tmp_path: Path, sources: Sources) -> None:
+    import socket
+
+    tk, sru, _ = sources
+    port = free_port()
+    opts = config(tmp_path, syncfeed=tk.base_url, sru=sru.base_url)
+    path = Path(opts[1])
+    path.write_text(path.read_text(encoding="utf-8") + f'\n[web]\nlisten = "127.0.0.1:{port}"\n', encoding="utf-8")
+    assert line(doctor(opts)[1], "web listen") == (
+        f"OK      web listen: 127.0.0.1:{port} is free: `kamermonitor run` will listen there"
+    )
+    with socket.socket() as other:  # another program holds the port
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        code, lines = doctor(opts)
+    assert code == 2
+    assert line(lines, "web listen").startswith(f"ERROR   web listen: 127.0.0.1:{port}: in use by another program")
+
+
+def test_a_web_address_answered_by_a_running_kamermonitor_is_ok(tmp_path: Path, sources: Sources) -> None:
+    class Healthz(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"ok" if self.path == "/healthz" else b"?"
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    tk, sru, _ = sources
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
+    for url in _serve(server):
+        opts = config(tmp_path, syncfeed=tk.base_url, sru=sru.base_url)
+        path = Path(opts[1])
+        path.write_text(path.read_text(encoding="utf-8") + f'\n[web]\nlisten = "{url[7:]}"\n', encoding="utf-8")
+        assert line(doctor(opts)[1], "web listen").endswith(": a running kamermonitor answers /healthz")

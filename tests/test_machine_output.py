@@ -165,3 +165,39 @@ def test_list_json_gives_each_watch_its_letters_newest_first(opts: list[str], tk
     assert letter["date"] == date.today().isoformat() and letter["dossiers"] == ["26643"]
     assert set(letter["links"]) == {"tweedekamer", "publication_html", "publication_pdf"}
     assert letter["links"]["tweedekamer"].startswith("https://www.tweedekamer.nl/")
+
+
+def test_status_check_healthz_asks_the_running_service_when_web_is_on(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.fakes.smtp_server import free_port
+
+    port = free_port()
+    config = tmp_path / "km.toml"
+    config.write_text(
+        f'[sources.syncfeed]\nenabled = false\n[sources.sru]\nenabled = false\n[web]\nlisten = "127.0.0.1:{port}"\n',
+        encoding="utf-8",
+    )
+    opts = ["--config", str(config), "--database", f"sqlite:///{tmp_path / 'km.db'}"]
+    code, out = cli("status", "--check", "--healthz", *opts)
+    assert code == 2 and out.startswith(f"KAMERMONITOR CRITICAL - http://127.0.0.1:{port}/healthz does not answer")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", *opts], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while (code := cli("status", "--check", "--healthz", *opts)[0]) != 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert code == 0
+        assert cli("status", "--check", "--healthz", *opts)[1].startswith(
+            f"KAMERMONITOR OK - http://127.0.0.1:{port}/healthz answers 200 ok"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert cli("status", "--check", "--healthz", *opts)[0] == 2
