@@ -174,14 +174,15 @@ channels = ["console", "mail", "slack"]
 """
 
 
-def _run_and_list_modules(tmp_path: Path, *args: str) -> tuple[str, set[str]]:
+def _run_and_list_modules(tmp_path: Path, *args: str, database: bool = False) -> tuple[str, set[str]]:
     """Run a command in a fresh interpreter: its output and every module it loaded."""
     config, modules = tmp_path / "km.toml", tmp_path / "modules.txt"
     config.write_text(READER_CONFIG, encoding="utf-8")
     env = {**os.environ, "KM_TEST_MODULES": str(modules), "KM_TEST_SMTP_PASSWORD": "secret",
            "KM_TEST_SLACK_WEBHOOK": "https://hooks.example/T/B/x"}  # fmt: skip
     argv = ["--config", str(config), "--database", f"sqlite:///{tmp_path / 'km.db'}", *args]
-    open_engine(f"sqlite:///{tmp_path / 'km.db'}").dispose()  # read-only commands never create one
+    if database:  # read-only commands never create one
+        open_engine(f"sqlite:///{tmp_path / 'km.db'}").dispose()
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
     )
@@ -200,7 +201,7 @@ def _among(modules: set[str], packages: Sequence[str]) -> set[str]:
 def test_list_status_and_retry_failed_do_not_import_the_http_client_templates_or_scheduler(
     tmp_path: Path, command: list[str]
 ) -> None:
-    out, loaded = _run_and_list_modules(tmp_path, *command)
+    out, loaded = _run_and_list_modules(tmp_path, *command, database=True)
     assert "monitor.store.schema" in loaded  # the probe sees what was imported
     assert _among(loaded, NOT_FOR_READERS) == set()
     if command == ["status"]:  # every channel is still described
