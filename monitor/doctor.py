@@ -362,7 +362,7 @@ def _send_test(doc: Doctor, item: str, cfg: ChannelConfig) -> None:
     from .notify.registry import build_channels
 
     channel = build_channels(doc.settings)[cfg.name]
-    alert = Alert(event="test", text="Dit is een testbericht van kamermonitor doctor.", created_at=datetime.now(UTC))
+    alert = Alert(event="test", created_at=datetime.now(UTC))  # each channel says what a test message is
     try:
         channel.send(alert, "")
     except DeliveryError as exc:
