@@ -34,7 +34,7 @@ from monitor.notify.email import EmailChannel
 from monitor.notify.slack import SlackChannel
 from monitor.retry import MAX_WAIT, parse_retry_after
 from monitor.sources.sru import SruClient
-from monitor.store import ops
+from monitor.store import open_engine, ops
 from monitor.store.schema import outbox
 from tests.fakes.hostile_server import HostileServer, Reply, deflate_gzip_bomb
 from tests.fakes.slack_server import SlackServer
@@ -394,7 +394,15 @@ def test_a_bare_database_path_is_sqlite_and_a_bad_url_is_one_line_from_every_com
         [sys.executable, "-m", "monitor", "--database", "km.db", "status"],
         capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**os.environ, "KAMERMONITOR_CONFIG": ""},
     )  # fmt: skip
-    assert proc.returncode == 0 and (tmp_path / "km.db").exists(), proc.stderr
+    # The bare path is taken as the SQLite file km.db; status, a read-only command, does not create it (issue 14).
+    assert proc.returncode == 0 and proc.stderr.startswith("no database yet at km.db"), proc.stderr
+    assert not (tmp_path / "km.db").exists()
+    open_engine(f"sqlite:///{tmp_path / 'km.db'}").dispose()
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", "--database", "km.db", "status"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**os.environ, "KAMERMONITOR_CONFIG": ""},
+    )  # fmt: skip
+    assert proc.returncode == 0 and "dossier-26643: 0 letters on record" in proc.stdout, proc.stderr
 
 
 # ------------------------------------------------------------------ 7. stopping, single instance, identity
