@@ -34,11 +34,28 @@ class NoDatabase(Exception):
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite URL (None for other databases and for ``:memory:``)."""
+    """The file of a SQLite URL (None for other databases and for ``:memory:``).
+
+    ``sqlite:///file:/path/km.db?mode=ro&uri=true`` names ``/path/km.db``.
+    """
     parsed = make_url(database_url(url))
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
-    return Path(parsed.database).expanduser()
+    name = parsed.database
+    if str(parsed.query.get("uri", "")).lower() in ("true", "1") and name.startswith("file:"):
+        name = name.removeprefix("file:").split("?", 1)[0]
+    return Path(name).expanduser()
+
+
+def _missing(path: Path) -> NoDatabase | DatabaseFault:
+    """Why a read-only command finds no database at ``path``: none yet, or none possible."""
+    folder = path.parent
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():  # a file where a directory should be: run could not create it either
+        return DatabaseFault(f"database {path}: cannot create {folder}: Not a directory")
+    return NoDatabase(f"no database yet at {path}")
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:
@@ -50,7 +67,7 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
     parsed = make_url(database_url(url))
     path = sqlite_path(url)
     if path is not None and not create and not path.exists():
-        raise NoDatabase(f"no database yet at {path}")
+        raise _missing(path)
     engine = make_engine(url)
     with engine.begin() as conn:
         if not create and current_version(conn) == 0:
