@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -217,7 +218,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _stopped_during_start_up(signum: int, _frame: object) -> None:
+    # ``run`` installs its own handler once it is set up; before that, a SIGTERM just ends
+    # the process cleanly (nothing has been polled or sent yet).
+    raise SystemExit(0)
+
+
 def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
+    if command == "run":
+        signal.signal(signal.SIGTERM, _stopped_during_start_up)
     verbose = bool(_option(args, "verbose"))
     logsetup.setup(_log_format(args, None), verbose=verbose)
     try:

@@ -164,6 +164,7 @@ class Settings:
     baseline_grace_days: int = 14
     template_dir: str | None = None
     log_format: LogFormat = "text"
+    max_wait_seconds: float = 6 * 3600.0  # the longest Retry-After or backoff taken
     http: HttpConfig = HttpConfig()
     syncfeed: SyncFeedConfig = SyncFeedConfig()
     sru: SruConfig = SruConfig()
@@ -377,7 +378,11 @@ def parse(data: Mapping[str, Any]) -> Settings:
     r = _Reader()
     r.known(data, "", _TOP)
     mon = r.table(data, "monitor", "")
-    r.known(mon, "monitor", {"database", "timezone", "baseline_grace_days", "template_dir", "log_format"})
+    r.known(
+        mon,
+        "monitor",
+        {"database", "timezone", "baseline_grace_days", "template_dir", "log_format", "max_wait_seconds"},
+    )
     log_format = r.value(mon, "log_format", "monitor", str, "text")
     if log_format not in LOG_FORMATS:
         r.fail("monitor.log_format", f"must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
@@ -397,6 +402,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
         baseline_grace_days=r.count(mon, "baseline_grace_days", "monitor", 14, minimum=0),
         template_dir=_template_dir(r, mon),
         log_format=cast(LogFormat, log_format),
+        max_wait_seconds=r.positive(mon, "max_wait_seconds", "monitor", 6 * 3600.0, maximum=6 * 3600.0),
         http=http,
         syncfeed=_syncfeed(r, r.table(sources, "syncfeed", "sources")),
         sru=_sru(r, r.table(sources, "sru", "sources")),

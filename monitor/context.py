@@ -25,6 +25,7 @@ from .config import ChannelConfig, Settings, WatchConfig
 from .detect import Matcher, NewMatch
 from .http import Fetcher, make_client, settings_from
 from .metrics import Recorder
+from .retry import set_max_wait
 from .schedule import IMMEDIATE, release
 from .store import letters as letter_store
 from .store import open_engine
@@ -120,6 +121,7 @@ class Context:
     def create(
         cls, settings: Settings, *, now: Callable[[], datetime] = _utcnow, sleep: Callable[[float], None] = time.sleep
     ) -> Context:
+        set_max_wait(settings.max_wait_seconds)  # every Retry-After and backoff is clamped to it
         http = settings_from(settings.http)
         return cls(settings, open_engine(settings.database), Fetcher(make_client(http), http), now=now, sleep=sleep)
 

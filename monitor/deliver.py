@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
+
 from .context import Context, owner_is_dead
 from .enrichment import enrich
 from .models import Alert
@@ -196,9 +198,26 @@ class Deliverer:
         now = self.ctx.now()
         with self.ctx.engine.begin() as conn:
             outbox_store.mark_sent(conn, ids, self.ctx.owner, now)
+            if alert.event == "new":
+                self._published_meanwhile(conn, alert)
         result.sent += len(ids)
         self.ctx.metrics.delivered(first.channel, _latencies(unit, alert, now))
         logger.debug("delivered %s via %s", ids, first.channel)
+
+    def _published_meanwhile(self, conn: Connection, alert: Alert) -> None:
+        """Queue the publication follow-up for letters published after this alert was rendered.
+
+        A poll that records a publication while this alert is in flight ('sending') queues no
+        follow-up, since it cannot know whether the alert was rendered before or after; the
+        delivery knows, and does it here, in the transaction that marks the alert sent.
+        """
+        unpublished = [x.id for x in alert.letters if not (x.ob_html_url or x.ob_pdf_url)]
+        if not unpublished:
+            return
+        now = letter_store.load(conn, unpublished)
+        news = [(i, "published", "") for i, x in now.items() if x.ob_html_url or x.ob_pdf_url]
+        if news:
+            self.ctx.enqueue_followups(conn, news)
 
     def _still_ours(self, ids: list[int]) -> bool:
         with self.ctx.engine.begin() as conn:

@@ -3,8 +3,9 @@
 A ``Retry-After`` is written by a server we do not control: ``inf`` or ``1e12`` once
 overflowed date arithmetic (every poll crashed), and ``99999999999`` silenced a source
 until the year 5195.  Every wait the monitor takes from outside, or computes, therefore
-passes through :func:`clamp`: at least :data:`MIN_WAIT` and at most :data:`MAX_WAIT`.  A
-value that had to be clamped is logged, once per server and value.
+passes through :func:`clamp`: at least :data:`MIN_WAIT` and at most ``[monitor]
+max_wait_seconds`` (:data:`MAX_WAIT`, 6 h, by default).  A value that had to be clamped is
+logged, once per server and value.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from email.utils import parsedate_to_datetime
 logger = logging.getLogger(__name__)
 
 MIN_WAIT = 1.0
-MAX_WAIT = 6 * 3600.0
+MAX_WAIT = 6 * 3600.0  # the default of ``[monitor] max_wait_seconds``
 
+_max_wait = MAX_WAIT
 _logged: set[tuple[str, str]] = set()
 _lock = threading.Lock()
+
+
+def set_max_wait(seconds: float) -> None:
+    """The process-wide upper bound (``[monitor] max_wait_seconds``), set once at start-up."""
+    global _max_wait
+    _max_wait = min(max(seconds, MIN_WAIT), MAX_WAIT)
 
 
 def clamp(seconds: float, who: str = "", raw: str | None = None, *, minimum: float = MIN_WAIT) -> float:
@@ -32,8 +40,8 @@ def clamp(seconds: float, who: str = "", raw: str | None = None, *, minimum: flo
     """
     if math.isnan(seconds):
         seconds = minimum
-    out = min(max(seconds, minimum), MAX_WAIT)
-    if out != seconds and who and raw is not None and seconds > MAX_WAIT:
+    out = min(max(seconds, minimum), _max_wait)
+    if out != seconds and who and raw is not None and seconds > _max_wait:
         key = (who, raw[:40])
         with _lock:
             first = key not in _logged and len(_logged) < 1000

@@ -175,6 +175,9 @@ class Service:
                 executor="watchdog", next_run_time=now,
             )  # fmt: skip
         self.scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
+        # A SIGTERM that lands between the check below and the scheduler's start finds no
+        # scheduler to stop: this first job stops it then.
+        self.scheduler.add_job(self._stop_if_asked, id="stop-check", executor="delivery", next_run_time=now)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
         schedule = ", ".join(
@@ -188,7 +191,8 @@ class Service:
         if web is not None:
             web.start()
         try:
-            self.scheduler.start()
+            if not self.ctx.stopping.is_set():  # a SIGTERM during start-up: do not start at all
+                self.scheduler.start()
             # The signal handler stopped the scheduling and asked every step in progress to
             # stop; they end here, before the database and HTTP client are closed under them.
             if not self._wait_idle(STOP_SECONDS):
@@ -237,10 +241,15 @@ class Service:
             return
         sdnotify.notify("WATCHDOG=1")
 
+    def _stop_if_asked(self) -> None:
+        if self.ctx.stopping.is_set():
+            self.scheduler.shutdown(wait=False)
+
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         sdnotify.notify("STOPPING=1")
         logger.info(
             "received %s, stopping after the current step (at most %.0f s)", signal.Signals(signum).name, STOP_SECONDS
         )
         self.ctx.stopping.set()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:  # not yet running: start() sees the flag and never starts it
+            self.scheduler.shutdown(wait=False)

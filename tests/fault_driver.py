@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -57,8 +58,13 @@ WATCHES = [
     {"name": "ict-alles", "dossiers": ["26643"], "kinds": ["*"], "channels": [SLACK]},  # shares slack with ict
 ]
 
-TK_FAULTS = ["500", "503", "429", "html", "truncated", "malformed", "dtd", "hang", "drop", "gzipbomb", "endless"]
-TK_WEIGHTS = [3, 1, 2, 2, 3, 2, 1, 1, 3, 1, 1]  # hangs cost a read timeout: rarer
+TK_FAULTS = [
+    "500", "503", "429", "html", "truncated", "malformed", "dtd", "hang", "drop", "gzipbomb", "endless",
+    "drip", "foreign",
+]  # fmt: skip
+TK_WEIGHTS = [3, 2, 2, 2, 3, 2, 1, 1, 3, 1, 1, 3, 3]  # hangs and drips cost a timeout or the deadline: rarer
+# Retry-After values a hostile or broken server sends with a 503/429 (clamped to max_wait_seconds).
+HOSTILE_RETRY_AFTER = ["1", "inf", "1e12", "99999999999", "-1", "nan", "soon", "Fri, 31 Dec 9999 23:59:59 GMT"]
 SRU_FAULTS = ["diagnostic", "500", "503", "html", "malformed", "truncated", "soft404", "hang", "reset"]
 SRU_WEIGHTS = [2, 3, 1, 2, 2, 3, 2, 1, 3]
 SMTP_REPLIES = ["451 4.3.0 Try again later", "421 4.7.0 Too busy, try again later", "452 4.2.2 Mailbox full"]
@@ -226,26 +232,36 @@ class World:
 [monitor]
 database = "sqlite:///{self.database}"
 
+# Hostile Retry-After values are clamped to this (6 h in production would stall the run).
+max_wait_seconds = 2
+
 [http]
 connect_timeout = 1
 read_timeout = 1
+deadline_seconds = 3
 max_response_mb = 4
 pause_seconds = 0
 
+# The intervals matter to `run` only: it polls each source every second.
 [sources.syncfeed]
 base_url = "{self.tk.base_url}"
+interval_seconds = 1
+jitter_seconds = 0
 
 [sources.sru]
 base_url = "{self.sru.base_url}"
 page_size = 10
 max_pages_per_poll = 30
+interval_seconds = 1
+jitter_seconds = 0
 
 [delivery]
+interval_seconds = 1
 max_attempts = 10000
 backoff_base_seconds = 0.05
 backoff_cap_seconds = 0.2
 lease_seconds = 3
-digest_threshold = 1000
+digest_threshold = 2  # three or more letters for one watch in one poll go out as a digest
 
 [[channel]]
 name = "{MAIL}"
@@ -438,6 +454,9 @@ timeout = 2
             tk_queued = len(self.tk._faults)
         if tk_queued < 3 and rng.random() < 0.35:
             mode, n = rng.choices(TK_FAULTS, TK_WEIGHTS)[0], rng.randint(1, 2)
+            if mode == "503":
+                self.tk.retry_after = rng.choice(HOSTILE_RETRY_AFTER)
+                self.faults[f"retry-after:{self.tk.retry_after}"] += 1
             self.tk.fail_next(n, mode)
             armed.append(f"tk:{mode}x{n}")
         with self.sru._lock:
@@ -454,7 +473,9 @@ timeout = 2
             n = rng.choice([1, 1, 2])
             mode = rng.choice(["429", "500", "hang", "drop"])
             if mode == "429":
-                self.slack.rate_limit_next(n, retry_after=rng.choice(["0.3", "1"]))
+                retry_after = rng.choice(["0.3", "1", *HOSTILE_RETRY_AFTER])
+                self.slack.rate_limit_next(n, retry_after=retry_after)
+                self.faults[f"retry-after:{retry_after}"] += 1
             else:
                 self.slack.fail_next(n, mode)  # type: ignore[arg-type]
             armed.append(f"slack:{mode}x{n}")
@@ -547,6 +568,7 @@ class Run:
     killed_at: float | None = None  # when SIGKILL was sent (None: ran to its end)
     returncode: int | None = None
     timed_out: bool = False
+    stop_sent_at: float | None = None  # when SIGTERM was sent to a `run`
     armed: list[str] = field(default_factory=list)
     log: Path | None = None
 
@@ -570,8 +592,12 @@ _EXEC_MONITOR = (
 )
 
 
+# After SIGTERM, `run` must be gone within this long (the service promises 10 s).
+STOP_LIMIT = 10.0
+
+
 class Runner:
-    """Runs ``python -m monitor --config <toml> poll --once`` and kills it on request."""
+    """Runs ``python -m monitor --config <toml> poll --once`` (or ``run``) and kills it on request."""
 
     def __init__(
         self, config: Path, env: dict[str, str], logs: Path, accepted: AcceptCounter, run_timeout: float = 60.0
@@ -586,6 +612,40 @@ class Runner:
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "monitor", "--config", str(self.config), *args]
+
+    def service(self, phase: str, seconds: float, kill: Kill | None = None, armed: list[str] | None = None) -> Run:
+        """``kamermonitor run`` for ``seconds``, then SIGTERM (it must stop within STOP_LIMIT) —
+        or, with ``kill``, SIGKILL at that moment (at the latest after ``seconds``)."""
+        run = Run(len(self.runs), phase, time.monotonic(), kill=kill, armed=armed or [])
+        run.log = self.logs / f"run-{run.index:04d}-{phase}.log"
+        self.runs.append(run)
+        accepted_before = self.accepted.count
+        with open(run.log, "wb") as log:
+            command = [sys.executable, "-c", _EXEC_MONITOR, *self.command("run")[3:]]
+            proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.logs
+            )
+            try:
+                if kill is not None:
+                    self._wait_for_kill(proc, kill, accepted_before, limit=seconds)
+                    if proc.poll() is None:
+                        run.killed_at = time.monotonic()
+                        proc.kill()  # SIGKILL
+                else:
+                    try:
+                        proc.wait(timeout=seconds)
+                    except subprocess.TimeoutExpired:
+                        proc.send_signal(signal.SIGTERM)
+                        run.stop_sent_at = time.monotonic()
+                proc.wait(timeout=STOP_LIMIT)
+            except subprocess.TimeoutExpired:
+                run.timed_out = True
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                run.returncode = proc.wait(timeout=30)
+                run.end = time.monotonic()
+        return run
 
     def poll(self, phase: str, kill: Kill | None = None, armed: list[str] | None = None) -> Run:
         run = Run(len(self.runs), phase, time.monotonic(), kill=kill, armed=armed or [])
@@ -611,10 +671,12 @@ class Runner:
                 run.end = time.monotonic()
         return run
 
-    def _wait_for_kill(self, proc: subprocess.Popen[bytes], kill: Kill, accepted_before: int) -> bool:
-        """Wait for the moment to kill; False when the process ended first."""
+    def _wait_for_kill(
+        self, proc: subprocess.Popen[bytes], kill: Kill, accepted_before: int, limit: float | None = None
+    ) -> bool:
+        """Wait for the moment to kill; False when the process ended first (or ``limit`` passed)."""
         if kill.on_accept is not None:
-            deadline = time.monotonic() + self.run_timeout
+            deadline = time.monotonic() + (limit or self.run_timeout)
             while not self.accepted.wait_beyond(accepted_before + kill.on_accept - 1, 0.05):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     return False
@@ -698,8 +760,10 @@ class Acceptance:
     run: int | None  # the run it is attributed to (see attribute())
 
     def kind(self, letter: Letter | None) -> str:
-        """ "new" for the letter's first alert, "followup" for a later message about it."""
-        return "new" if letter is None or letter.heading() in self.title else "followup"
+        """ "new" for the letter's first alert (alone or in a digest), "followup" for a later message about it."""
+        if letter is None or letter.heading() in self.title or DIGEST_TITLE.search(self.title):
+            return "new"
+        return "followup"
 
 
 @dataclass
@@ -782,6 +846,7 @@ class Report:
         return "\n".join(lines)
 
 
+DIGEST_TITLE = re.compile(r"\b\d+ nieuwe brieven\b")
 Raw = tuple[float, str, str, str, str]  # (when, channel, target, title, text)
 
 
@@ -894,6 +959,8 @@ def analyse(report: Report) -> None:
             report.tracebacks.append(f"run {run.index} ({run.phase}): {text[start : start + 1500]}")
         if run.timed_out:
             report.bad_runs.append(f"run {run.index} ({run.phase}) did not finish within its timeout")
+        elif run.stop_sent_at is not None and run.end - run.stop_sent_at > STOP_LIMIT:
+            report.bad_runs.append(f"run {run.index} ({run.phase}) took {run.end - run.stop_sent_at:.1f} s to stop")
         elif not run.killed and run.returncode != 0 and not (run.returncode == 1 and SOURCE_FAILED in text):
             # Exit 1 is `poll --once` saying a source failed (faults are injected on purpose);
             # any other exit, or 1 without that line, is a bad run.
@@ -920,6 +987,14 @@ class Plan:
     first_start_kills: int = 2
     drain_seconds: float = 90.0
     letter_weights: tuple[int, int, int] = (50, 38, 12)  # 0, 1 or 2 new letters a cycle
+    # Of every four cycles: two run the service (`run`) and SIGKILL it, one runs it and stops
+    # it with SIGTERM, one is a `poll --once` (killed with ``kill_fraction``).  So at least
+    # half the cycles end in a SIGKILL.
+    modes: tuple[str, ...] = ("run-kill", "run-stop", "run-kill", "poll")
+    max_run_seconds: float = 3.0  # a service cycle lasts start-up plus up to this
+
+    def mode(self, cycle: int) -> str:
+        return self.modes[cycle % len(self.modes)]
 
 
 class Stream:
@@ -937,11 +1012,11 @@ class Stream:
     def _messages(self) -> int:
         return len(self.world.smtp.messages) + len(self.world.slack.messages)
 
-    def kill(self, plan: Plan) -> Kill | None:
+    def kill(self, plan: Plan, *, always: bool = False) -> Kill | None:
         """No kill, a kill at a random moment of the run, or one right after a channel
         accepted a message (the window in which the monitor has not yet recorded the send)."""
         rng = self.rng
-        if rng.random() >= plan.kill_fraction:
+        if rng.random() >= plan.kill_fraction and not always:
             return None
         if rng.random() < plan.on_accept_share:
             return Kill(rng.choice([0.0, rng.uniform(0, 0.01)]), on_accept=rng.choice([1, 1, 1, 2, 3]))
@@ -978,7 +1053,14 @@ class Stream:
             for _ in range(rng.choices([0, 1, 2], plan.letter_weights)[0]):
                 world.new_letter(cycle)
             armed = world.arm_faults()
-            runner.poll("chaos", self.kill(plan), armed)
+            mode = plan.mode(cycle)
+            if mode == "poll":
+                runner.poll("chaos", self.kill(plan), armed)
+            else:  # the service: killed at a random moment or right after an acceptance, or stopped
+                kill = self.kill(plan, always=True) if mode == "run-kill" else None
+                # A SIGTERM is sent once the interpreter is up (before that it simply kills).
+                seconds = (0.75 if kill else 1.0) * self.startup + rng.uniform(0.5, plan.max_run_seconds)
+                runner.service("chaos-run", seconds, kill, armed)
             done += 1
         chaos_seconds = time.monotonic() - chaos_started
 

@@ -1,13 +1,18 @@
 """Fault-injection harness: source outages, crashes and hostile input, end to end.
 
-One randomized run (a module fixture) drives the real ``kamermonitor poll --once`` as a
-subprocess against local SyncFeed, SRU, SMTP and Slack servers.  Each cycle publishes
-0–2 letters (a TK document, sometimes first unlinked with Volgnummer -1 via a Zaak and
-numbered later, sometimes an SRU publication first, sometimes a reprint), arms random
-faults (5xx, 429, hangs, HTML, truncated/malformed/DTD XML, gzip bombs, endless bodies,
-dropped and reset connections, SMTP 4xx, Slack 429/500/hang/drop) and in half of the
-cycles SIGKILLs the monitor: at a random moment 0–1.5 s into its work, or right after
-the SMTP or Slack server accepted a message.  Then the faults are lifted, clean cycles
+One randomized run (a module fixture) drives the real monitor as a subprocess against
+local SyncFeed, SRU, SMTP and Slack servers.  Of every four cycles, two run the service
+(``kamermonitor run``, polling each source every second) and SIGKILL it, one runs it and
+stops it with SIGTERM (it must be gone within 10 s), and one is a ``poll --once``, killed
+in half of such cycles: so at least half the cycles end in a SIGKILL — at a random moment
+of the monitor's work, or right after the SMTP or Slack server accepted a message.  Each
+cycle publishes 0–2 letters (a TK document, sometimes first unlinked with Volgnummer -1
+via a Zaak and numbered later, sometimes an SRU publication first, sometimes a reprint;
+three or more for one watch in one poll go out as a digest), and arms random faults (5xx,
+429, hangs, HTML, truncated/malformed/DTD XML, gzip bombs, endless bodies, slow-drip
+bodies that only the total deadline ends, pages whose next links point at another server,
+hostile ``Retry-After`` values such as ``inf`` and ``99999999999``, dropped and reset
+connections, SMTP 4xx, Slack 429/500/hang/drop).  Then the faults are lifted, clean cycles
 drain the outbox, and each test below checks one invariant of that run.
 
 Two independent monitors (servers, database, random sequence of their own) run at once,
@@ -32,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from tests.fault_driver import (
+    DIGEST_TITLE,
     MAIL,
     SLACK,
     TRACEBACK,
@@ -58,7 +64,7 @@ STREAMS = int(os.environ.get("KAMERMONITOR_FAULT_STREAMS") or min(2, os.cpu_coun
 PLAN = Plan(
     cycles=CYCLES,
     cap_seconds=CAP_SECONDS,
-    kill_fraction=0.5,  # of the cycles end in a SIGKILL (if the run has not ended by then) ...
+    kill_fraction=0.5,  # of the `poll --once` cycles end in a SIGKILL (if the run has not ended by then) ...
     on_accept_share=0.35,  # ... of which this share right after a channel accepted a message,
     max_kill_delay=1.5,  # the others 0-1.5 s into the monitor's work (after its start-up)
     first_start_kills=2,  # the very first start is killed this often before one runs clean
@@ -135,7 +141,14 @@ def test_the_harness_exercised_what_it_claims(reports: list[Report]) -> None:
     kills = sum(r.kills for r in reports)
     letters = sum(len(r.letters) for r in reports)
     faults = {name for r in reports for name in r.faults}
-    assert kills >= cycles // 8, _details(reports)
+    assert kills >= cycles // 2, _details(reports)  # at least one SIGKILL per two cycles
+    services = [run for r in reports for run in r.runs if run.phase == "chaos-run"]
+    assert len(services) >= cycles * 3 // 4, _details(reports)  # `run`, not only `poll --once`
+    assert sum(1 for run in services if run.stop_sent_at is not None) >= cycles // 8  # stopped by SIGTERM
+    assert {"tk:drip", "tk:foreign"} <= faults, sorted(faults)
+    assert {f"retry-after:{v}" for v in ("inf", "1e12", "99999999999")} & faults, sorted(faults)
+    digests = [a for r in reports for a in r.acceptances if DIGEST_TITLE.search(a.title)]
+    assert digests, "no digest went out"
     assert sum(r.windows for r in reports) >= 1, _details(reports)  # killed right after an acceptance
     assert letters >= cycles // 3, _details(reports)
     assert {"tk:hang", "tk:truncated", "sru:truncated", "smtp:451@RCPT", "slack:429"} & faults

@@ -155,3 +155,36 @@ def test_an_enrichment_failure_is_logged_once_not_once_per_channel(
     assert len(lines) == 1 and "HTTP 503" in lines[0]
     assert sum("/Resources/" in path for path in tk.requests) == 1  # and the source is asked once
     h.close()
+
+
+def test_publication_recorded_while_the_first_alert_is_in_flight_is_still_told(
+    tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, sqlite_db: str
+) -> None:
+    """In `run`, a poll can record the publication while the delivery thread sends an alert it
+    rendered before: the poll sees the alert 'sending' and queues nothing, so the delivery must."""
+    from monitor.poll import poll_source
+
+    h = make(tk, sru, smtp, sqlite_db)
+    h.cycle()
+    tk.add_document(LETTER, "2025D29876", "Brief regering", SUBJECT, ICT, TODAY, "2024-2025", -1, [DOSSIER_26643])
+    assert poll_source(h.ctx, "syncfeed")
+    mail = h.deliverer.channels["mail"]
+    send = mail.send
+
+    def send_while_published(alert: object, target: str) -> None:
+        # The publication arrives between rendering and the server's acceptance.
+        mail.send = send  # type: ignore[method-assign]
+        sru.add_record("kst-26643-1350", document_title=SUBJECT, date=TODAY, modified=TODAY)
+        assert poll_source(h.ctx, "sru")
+        send(alert, target)  # type: ignore[arg-type]
+
+    mail.send = send_while_published  # type: ignore[method-assign]
+    h.deliverer.drain()
+    assert len(smtp.messages) == 2, "the publication follow-up went out"
+    first = smtp.messages[0].get_body(preferencelist=("plain",))
+    assert first is not None and "kst-26643-1350" not in str(first.get_content())
+    body = smtp.messages[1].get_body(preferencelist=("plain",))
+    assert body is not None and "kst-26643-1350" in str(body.get_content())
+    h.cycle()
+    assert len(smtp.messages) == 2  # and only once
+    h.close()

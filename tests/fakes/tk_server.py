@@ -48,7 +48,8 @@ _SIMPLE_FAULTS = {  # mode -> (status, content type, body)
     "malformed": (200, "application/atom+xml", b"<feed><entry><title>x</titel></entry></feed>"),
     "dtd": (200, "application/atom+xml", _BOMB),
 }
-FAULT_MODES = frozenset(_SIMPLE_FAULTS) | {"truncated", "hang", "drop", "gzipbomb", "endless"}
+FAULT_MODES = frozenset(_SIMPLE_FAULTS) | {"truncated", "hang", "drop", "gzipbomb", "endless", "drip", "foreign"}
+ELSEWHERE = "http://elsewhere.invalid" + PREFIX  # where a "foreign" page's next links point
 _XML_DECL = b"<?xml version='1.0' encoding='utf-8'?>\n"
 _ENTRY_OPEN = b"<entry>"  # as an entry is serialized inside a feed, which declares the Atom namespace
 _ENTRY_OPEN_NS = f'<entry xmlns="{ATOM}">'.encode()  # as a document of its own (Entiteiten)
@@ -329,6 +330,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _gzip_bomb(), Content_Encoding="gzip")
         elif fault == "endless":
             self._endless()
+        elif fault == "drip":  # the real answer, a few bytes at a time: only a total deadline ends it
+            self._drip(code, body, ctype)
+        elif fault == "foreign":  # next links to another server, carrying a token it chose
+            foreign = body.replace(tk.base_url.encode(), ELSEWHERE.encode()).replace(b"skiptoken=", b"skiptoken=9")
+            self._send(code, foreign, ctype)
 
     def _route(self, tk: TkFeedServer) -> tuple[int, bytes, str]:
         url = urlsplit(self.path)
@@ -344,6 +350,19 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "Resources" and doc is not None:
             return 200, *doc
         return 404, b"<Error><Message>Not found</Message></Error>", "application/xml"
+
+    def _drip(self, code: int, body: bytes, ctype: str) -> None:
+        """Headers at once, then the body 8 bytes every 0.25 s, for at most ``hang_seconds * 4``."""
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        tk = self.server.owner
+        deadline = time.monotonic() + tk.hang_seconds * 4
+        for i in range(0, len(body), 8):
+            if time.monotonic() > deadline or tk._stopping.wait(0.25) or not self._write(body[i : i + 8]):
+                break
+        self.close_connection = True
 
     def _endless(self) -> None:
         """A chunked feed of comments that stops only at ``endless_limit`` bytes or after 60 s."""
