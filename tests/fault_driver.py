@@ -616,52 +616,52 @@ class Runner:
     def service(self, phase: str, seconds: float, kill: Kill | None = None, armed: list[str] | None = None) -> Run:
         """``kamermonitor run`` for ``seconds``, then SIGTERM (it must stop within STOP_LIMIT) —
         or, with ``kill``, SIGKILL at that moment (at the latest after ``seconds``)."""
-        run = Run(len(self.runs), phase, time.monotonic(), kill=kill, armed=armed or [])
-        run.log = self.logs / f"run-{run.index:04d}-{phase}.log"
-        self.runs.append(run)
-        accepted_before = self.accepted.count
-        with open(run.log, "wb") as log:
-            command = [sys.executable, "-c", _EXEC_MONITOR, *self.command("run")[3:]]
-            proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.logs
-            )
-            try:
-                if kill is not None:
-                    self._wait_for_kill(proc, kill, accepted_before, limit=seconds)
-                    if proc.poll() is None:
-                        run.killed_at = time.monotonic()
-                        proc.kill()  # SIGKILL
-                else:
-                    try:
-                        proc.wait(timeout=seconds)
-                    except subprocess.TimeoutExpired:
-                        proc.send_signal(signal.SIGTERM)
-                        run.stop_sent_at = time.monotonic()
-                proc.wait(timeout=STOP_LIMIT)
-            except subprocess.TimeoutExpired:
-                run.timed_out = True
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                run.returncode = proc.wait(timeout=30)
-                run.end = time.monotonic()
-        return run
 
-    def poll(self, phase: str, kill: Kill | None = None, armed: list[str] | None = None) -> Run:
-        run = Run(len(self.runs), phase, time.monotonic(), kill=kill, armed=armed or [])
-        run.log = self.logs / f"run-{run.index:04d}-{phase}.log"
-        self.runs.append(run)
-        accepted_before = self.accepted.count
-        with open(run.log, "wb") as log:
-            command = [sys.executable, "-c", _EXEC_MONITOR, *self.command("poll", "--once")[3:]]
-            proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.logs
-            )
-            try:
-                if kill is not None and self._wait_for_kill(proc, kill, accepted_before):
+        def drive(proc: subprocess.Popen[bytes], run: Run, accepted_before: int) -> None:
+            if kill is not None:
+                self._wait_for_kill(proc, kill, accepted_before, limit=seconds)
+                if proc.poll() is None:
                     run.killed_at = time.monotonic()
                     proc.kill()  # SIGKILL
-                proc.wait(timeout=self.run_timeout)
+            else:
+                try:
+                    proc.wait(timeout=seconds)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGTERM)
+                    run.stop_sent_at = time.monotonic()
+            proc.wait(timeout=STOP_LIMIT)
+
+        return self._launch(phase, ("run",), kill, armed, drive)
+
+    def poll(self, phase: str, kill: Kill | None = None, armed: list[str] | None = None) -> Run:
+        def drive(proc: subprocess.Popen[bytes], run: Run, accepted_before: int) -> None:
+            if kill is not None and self._wait_for_kill(proc, kill, accepted_before):
+                run.killed_at = time.monotonic()
+                proc.kill()  # SIGKILL
+            proc.wait(timeout=self.run_timeout)
+
+        return self._launch(phase, ("poll", "--once"), kill, armed, drive)
+
+    def _launch(
+        self,
+        phase: str,
+        args: tuple[str, ...],
+        kill: Kill | None,
+        armed: list[str] | None,
+        drive: Callable[[subprocess.Popen[bytes], Run, int], None],
+    ) -> Run:
+        """Start the monitor with ``args``, let ``drive`` decide how it ends, and record the run."""
+        run = Run(len(self.runs), phase, time.monotonic(), kill=kill, armed=armed or [])
+        run.log = self.logs / f"run-{run.index:04d}-{phase}.log"
+        self.runs.append(run)
+        accepted_before = self.accepted.count
+        with open(run.log, "wb") as log:
+            command = [sys.executable, "-c", _EXEC_MONITOR, *self.command(*args)[3:]]
+            proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.logs
+            )
+            try:
+                drive(proc, run, accepted_before)
             except subprocess.TimeoutExpired:
                 run.timed_out = True
             finally:
