@@ -247,6 +247,7 @@ class LetterDetails:
     signatories: tuple[Signatory, ...] = ()
     cited: tuple[str, ...] = ()  # cited Kamerstukken, "26643-1265", "36600-VII-5"
     source: Source = "html"
+    number: str | None = None  # "1336" from a Kamerstuk-layout "Nr. 1336 Brief van …" line
 
     def to_json(self) -> str:
         """A compact, stable JSON object (keys sorted, dates ISO, non-ASCII kept)."""
@@ -260,6 +261,7 @@ class LetterDetails:
             "signatories": [{"name": s.name, "office": s.office} for s in self.signatories],
             "cited": list(self.cited),
             "source": self.source,
+            "number": self.number,
         }
         return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -299,6 +301,7 @@ class LetterDetails:
             signatories=tuple(Signatory(_opt_str(s, "name"), _opt_str(s, "office")) for s in signatories),
             cited=tuple(cited),
             source=cast(Source, source),
+            number=_opt_str(raw, "number"),
         )
 
 

@@ -7,7 +7,7 @@ After an intended change, rewrite them with ``KAMERMONITOR_UPDATE_GOLDEN=1 pytho
 pytest tests/test_golden.py`` and review the diff: the files are the expectation.
 
 The letters are the AI-fabriek letter of 27 June 2025 in dossier 26643 (subject, date,
-sender and the four signatories as in ``letter-anatomy.md`` and the fixture
+sender and the four signatories as in the fixture
 ``kst-26643-1342.html``) and, for the digest, two letters made up for the purpose.  The
 attachment titles, the summaries of the made-up letters and every URL identifier not
 printed in the references are invented.
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.enrich.pdftext import parse_letter_text
 from monitor.models import Alert, Attachment, DossierRef, Letter, LetterDetails, Signatory
 from monitor.notify.email import EmailChannel
 from monitor.notify.render import Renderer
@@ -150,6 +151,26 @@ BEGROTING_BZK = Letter(
     ob_pdf_url=OB.format("kst-36600-VII-112.pdf"),
 )  # no details: its publication could not be read
 
+# 26643 nr. 1336 as the Tweede Kamer announces it, its file (a .docx) already in Kamerstuk
+# layout: details read from the recorded text of that file (tests/fixtures/recorded/tkfile/).
+# The subject and URLs are made up; the rest is what the file says.
+KAMERSTUK_LAYOUT = Letter(
+    id=5,
+    dossiers=(DossierRef(26643),),
+    dossier_title=ICT,
+    kind="Brief regering",
+    date=date(2025, 5, 13),
+    subject="Stand van zaken moties en toezeggingen digitale overheid",
+    vergaderjaar="2024-2025",
+    document_nummer="2025D21028",
+    tk_url="https://www.tweedekamer.nl/kamerstukken/brieven_regering/detail?id=2025D21028&did=2025D21028",
+    tk_file_url=TK_DOC.format(GUID + "5"),
+    details=parse_letter_text(
+        (Path(__file__).parent / "fixtures/recorded/tkfile/2025D21028_v2_docx_preview_opentk.txt").read_text(),
+        source="docx",
+    ),
+)
+
 CASES = {
     "ai_fabriek_new": Alert("new", (AI_FABRIEK,), ("u volgt dossier 26643",), ("ict",), delivery_id=101),
     "digest_two_dossiers": Alert(
@@ -158,6 +179,7 @@ CASES = {
     ),
     "ai_fabriek_published": Alert("followup", (PUBLISHED,), (), ("ict",), "published", delivery_id=103),
     "ai_fabriek_attachments": Alert("followup", (WITH_BIJLAGEN,), (), ("ict",), "attachments", delivery_id=104),
+    "kamerstuk_layout_new": Alert("new", (KAMERSTUK_LAYOUT,), ("u volgt dossier 26643",), ("ict",), delivery_id=105),
 }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from monitor.sources.syncfeed import parse_entity, parse_feed
-from tests.fakes.tk_server import ATOM, AUTHOR, TK, TkFeedServer, _atom, _Entry
+from tests.fakes.tk_server import ATOM, AUTHOR, TK, TkFeedServer, _atom, _Entry, feed_header
 
 TRICKY = "A & B <c> \"d\" 'e' ]]> é € 😀\ttab\nnl\rcr  — “Karremans”"
 
@@ -49,7 +49,7 @@ def _ref_entry(tk: TkFeedServer, e: _Entry) -> etree._Element:
     _atom(entry, "title", e.guid)
     _atom(entry, "id", f"{tk.base_url}/Entiteiten/{e.guid}")
     _atom(_atom(entry, "author"), "name", AUTHOR)
-    _atom(entry, "updated", e.updated.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    _atom(entry, "updated", e.updated.strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))
     _atom(entry, "category", term=e.term)
     _atom(entry, "link", rel="next", href=tk._feed_href(e.term[0].upper() + e.term[1:], e.token))
     if e.term == "document" and not e.deleted:
@@ -63,12 +63,9 @@ def ref_feed_xml(tk: TkFeedServer, category: str, skiptoken: int) -> bytes:
     after = tk._entries[bisect_right([x.token for x in tk._entries], skiptoken) :]
     matching = [x for x in after if x.term == term]
     page, more = matching[: tk.page_size], len(matching) > tk.page_size
-    feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
-    _atom(feed, "title", f"SyncFeed {category}")
-    _atom(feed, "id", tk._feed_href(category, skiptoken))
-    _atom(feed, "updated", tk._clock.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    feed = feed_header(tk._feed_href(category, skiptoken), category, tk._clock)
     if more:
-        _atom(feed, "link", rel="next", href=tk._feed_href(category, page[-1].token))
+        feed.insert(2, etree.Element(f"{{{ATOM}}}link", rel="next", href=tk._feed_href(category, page[-1].token)))
     for e in page:
         feed.append(_ref_entry(tk, e))
     return etree.tostring(feed, xml_declaration=True, encoding="utf-8")

@@ -6,7 +6,7 @@ page, or the PDF/DOCX file the Tweede Kamer publishes before that page exists) i
 the Kamerstukken it cites.  It never decides what is new, stores anything or alerts;
 callers attach the details (``LetterDetails.to_json()``) to a letter they already know.
 
-Layouts follow ``shared/reference/letter-anatomy.md`` and ``ob-sru.md`` §5.  Every
+Layouts are described in ``docs/sources.md`` (§6, "The letter's text").  Every
 byte is untrusted: parsing failures become :class:`EnrichError`, fetch failures stay
 :class:`~monitor.http.SourceError`.
 

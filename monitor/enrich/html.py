@@ -1,6 +1,6 @@
 """The published kamerstuk page (officiële bekendmakingen HTML) read into :class:`LetterDetails`.
 
-This module owns the page structure of ob-sru.md §5: ``<meta>`` tags mirroring
+This module owns the published page structure (docs/sources.md §6): ``<meta>`` tags mirroring
 metadata.xml (``OVERHEIDop.documenttitel``, ``DC.title``, ``DC.identifier``),
 ``div#broodtekst`` with ``h1.stuktitel`` ("Nr. 143 BRIEF VAN DE MINISTER VAN …"),
 ``p.kamerstukdatum`` ("Den Haag, 27 juni 2025"), body paragraphs, footnotes in
@@ -24,9 +24,9 @@ from .text import (
     choose_summary,
     find_citations,
     is_body_paragraph,
-    office_from_caps,
     parse_dutch_date,
     parse_signatures,
+    sender_from_title,
     signature_start,
     squash,
 )
@@ -46,7 +46,6 @@ _NOTE_CLASSES: Final = frozenset({"noten", "voetnoten", "tabelnoten"})
 HTML_MAX_BYTES: Final = 4 * 1024 * 1024
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?>", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
-_STUK_BRIEF = re.compile(r"^BRIEF\s+VAN\s+(?:DE|HET)\s+(.+)$", re.IGNORECASE)
 _PLACE_DATE = re.compile(r"^[A-Z][\w'’ -]{1,40},\s+\d{1,2}\s+[a-z]+\s+\d{4}$")
 _NOTE_MARKER = re.compile(r"^\s*[\d*]{1,3}\s*\)?$")
 
@@ -92,8 +91,7 @@ def parse_publication_html(data: bytes) -> LetterDetails:
     cited_text = " ".join([*(i.text for i in body), note_text, _kst_links(root)])
     cited = [c for c in find_citations(cited_text) if c != own]
 
-    office_match = _STUK_BRIEF.match(stuk_title or "")
-    sender = office_from_caps(office_match[1]) if office_match else None
+    sender = sender_from_title(stuk_title)
     return LetterDetails(
         subject=_subject(meta),
         letter_date=parse_dutch_date(place_date) or _meta_date(meta),

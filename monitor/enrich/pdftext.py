@@ -1,11 +1,13 @@
 """The Tweede Kamer's own letter file (PDF or DOCX): bytes to text, and text to details.
 
-This module owns the file formats and the plain-text letter layout of letter-anatomy.md:
-addressee block, ``Datum``, a ``Betreft`` that may wrap, ``Geachte Voorzitter,``, body
-blocks separated by blank lines, footnotes where the page broke, and the signature
-block (one or two columns).  PDF text comes from pypdf's layout mode, which keeps the
-blank lines between paragraphs and the wide gaps between signature columns that the
-parser relies on.  Broken, encrypted or oversized files raise :class:`EnrichError`.
+This module owns the file formats and the two plain-text layouts of docs/sources.md §6.
+The letter layout: addressee block, ``Datum``, a ``Betreft`` that may wrap, ``Geachte
+Voorzitter,``, body blocks separated by blank lines, footnotes where the page broke, and
+the signature block (one or two columns).  The Kamerstuk layout of later TK versions:
+``Nr. 1336 Brief van de …``, ``Aan de Voorzitter …``, ``Den Haag, …``, then the body.  PDF
+text comes from pypdf's layout mode, which keeps the blank lines between paragraphs and
+the wide gaps between signature columns that the parser relies on.  Broken, encrypted or
+oversized files raise :class:`EnrichError`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .text import (
     looks_like_table,
     parse_dutch_date,
     parse_signatures,
+    sender_from_title,
     signature_start,
     split_columns,
     squash,
@@ -61,6 +64,10 @@ _OTHER_LABEL = re.compile(
 _SALUTATION = re.compile(r"^(?:geachte|hooggeachte|zeer geachte|beste)\b", re.IGNORECASE)
 _PAGE_FURNITURE = re.compile(r"^(?:pagina\s+\d+\s+van\s+\d+|\d+\s*/\s*\d+|-\s*\d+\s*-)$", re.IGNORECASE)
 _PLACE_DATE = re.compile(r"^[A-Z][\w'’ -]{1,40},\s+\d{1,2}\s+[a-z]+\s+\d{4}$")
+_STUK_NUMBER = re.compile(r"^Nr\.\s*(\d{1,5})\b\s*(.*)$")
+_TITLE_END = re.compile(r"^(?:aan\s+de\s+voorzitter|vastgesteld|voorgesteld)\b", re.IGNORECASE)
+# The date of a committee report ("Vastgesteld 19 mei 2025") or a motion ("Voorgesteld 6 juli 2021").
+_FIXED = re.compile(r"^(?:vastgesteld|voorgesteld)\s+\d{1,2}\s+[a-z]+\s+\d{4}$", re.IGNORECASE)
 _FOOTNOTE = re.compile(r"^(\d{1,3})\s+(?=[A-Z\"“‘(]|https?:|www\.)")
 
 
@@ -68,7 +75,7 @@ _FOOTNOTE = re.compile(r"^(\d{1,3})\s+(?=[A-Z\"“‘(]|https?:|www\.)")
 
 
 def parse_letter_text(text: str, *, source: Source = "pdf") -> LetterDetails:
-    """Read a letter's extracted text (letter-anatomy.md layout) into :class:`LetterDetails`.
+    """Read a letter's extracted text (either layout of docs/sources.md §6) into :class:`LetterDetails`.
 
     Never raises on odd text: what cannot be found stays None or empty.
     """
@@ -80,9 +87,16 @@ def parse_letter_text(text: str, *, source: Source = "pdf") -> LetterDetails:
     subject_at = _find_label(header, ("betreft", "onderwerp"))
     letter_date = parse_dutch_date(date_at[1]) if date_at else None
     subject, subject_end = _subject(header, subject_at) if subject_at else (None, -1)
-    place_date = next((squash(x) for x in header if _PLACE_DATE.match(x.strip())), None)
+    place_at = next((i for i, x in enumerate(header) if _PLACE_DATE.match(x.strip())), None)
+    place_date = squash(header[place_at]) if place_at is not None else None
+    # Kamerstuk layout (later TK versions, like the publication): "Nr. 1336 Brief van de …",
+    # "Aan de Voorzitter …", "Den Haag, 13 mei 2025", then the body; no Datum/Betreft lines.
+    stuk = _stuk_title(header) if date_at is None and subject_at is None else None
+    fixed = next((parse_dutch_date(x) for x in header if _FIXED.match(x.strip())), None)
 
     header_end = max(subject_end, date_at[0] if date_at else -1)
+    if stuk is not None and salutation is None:
+        header_end = max(stuk[2], place_at if place_at is not None else -1)
     body_start = salutation + 1 if salutation is not None else header_end + 1
     blocks = _blocks(lines[body_start:])
 
@@ -95,16 +109,35 @@ def parse_letter_text(text: str, *, source: Source = "pdf") -> LetterDetails:
     paragraphs = [strip_note_markers(join_lines(b), note_numbers) for b in body if not looks_like_table(b)]
     signatories = parse_signatures([line for block in signature for line in [*block, ""]])
     cited_text = " ".join(join_lines(b) for b in [*body, *notes])
+    title_sender = sender_from_title(stuk[1]) if stuk else None
     return LetterDetails(
         subject=subject or None,
-        letter_date=letter_date or parse_dutch_date(place_date),
+        letter_date=letter_date or parse_dutch_date(place_date) or fixed,
         place_date_line=place_date,
-        sender_office=signatories[0].office if signatories else None,
+        sender_office=title_sender or (signatories[0].office if signatories else None),
         summary=choose_summary(paragraphs),
         signatories=signatories,
         cited=tuple(find_citations(cited_text)),
         source=source,
+        number=stuk[0] if stuk else None,
     )
+
+
+def _stuk_title(header: Sequence[str]) -> tuple[str, str, int] | None:
+    """(number, title, index of its last line) of a Kamerstuk title ``Nr. 1336 Brief van de …``.
+
+    The title may wrap onto the next lines, up to the blank line that follows it.
+    """
+    for i, line in enumerate(header):
+        m = _STUK_NUMBER.match(line.strip())
+        if not m:
+            continue
+        parts, j = [m[2]], i + 1
+        while j < len(header) and j <= i + 3 and header[j].strip() and not _TITLE_END.match(header[j].strip()):
+            parts.append(header[j])
+            j += 1
+        return m[1], join_lines(parts), j - 1
+    return None
 
 
 def _clean_lines(text: str) -> list[str]:

@@ -1,7 +1,7 @@
 """How a Kamerbrief is written, as rules over plain text, shared by every format.
 
 ``html.py`` and ``pdftext.py`` turn their format into paragraphs and lines; the rules
-that depend on the letter itself (letter-anatomy.md) live here, so HTML, PDF and DOCX
+that depend on the letter itself (docs/sources.md §6) live here, so HTML, PDF and DOCX
 are read alike: Dutch dates, Kamerstuk citations, line-break repair, what counts as a
 body paragraph, the summary, the signature block, and office-name capitalisation.
 """
@@ -250,7 +250,7 @@ def strip_note_markers(text: str, numbers: Iterable[int]) -> str:
 
 _OFFICE_START = re.compile(
     r"^(?:de\s+|het\s+)?(?:minister-?\s?president|vice-?minister-?president|ministers?|staatssecretaris(?:sen)?"
-    r"|secretaris-generaal|directeur-generaal|voorzitter|griffier|commissaris)\b",
+    r"|secretaris-generaal|directeur-generaal|voorzitter|(?:adjunct-)?griffier|commissaris)\b",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
@@ -327,6 +327,21 @@ def office_from_caps(text: str) -> str:
                 parts.append(part[:1].upper() + part[1:].lower())
         words.append("-".join(parts))
     return normalise_office(" ".join(words))
+
+
+_BRIEF_VAN = re.compile(r"^brief\s+van\s+(?:de|het)\s+(.+)$", re.IGNORECASE)
+
+
+def sender_from_title(title: str | None) -> str | None:
+    """The sender in a Kamerstuk title: ``Brief van de staatssecretaris van …`` → ``Staatssecretaris van …``.
+
+    The published page prints the title in capitals, the TK file as a sentence.
+    """
+    m = _BRIEF_VAN.match(squash(title or ""))
+    if not m:
+        return None
+    office = m[1].rstrip(" .,;:")
+    return office_from_caps(office) if office.isupper() else normalise_office(office)
 
 
 @dataclass(slots=True)
@@ -431,7 +446,9 @@ def _office_first_step(current: _Signer, signers: list[_Signer], row: int, colum
     if current.name is not None:
         # After the name only another name can follow (co-signers without offices).
         return _start(signers, row, column, name=text) if is_name(text) else current
-    if is_name(text) and not wrapped:
+    # A surname alone ("Wingelaar") counts as the name right under an office ending in a comma.
+    surname = bool(_NAME_WORD.match(text)) and (current.office_lines or [""])[-1].rstrip().endswith(",")
+    if (is_name(text) or surname) and not wrapped:
         current.name = text.rstrip(",")
     else:
         current.office_lines = [*(current.office_lines or []), text]

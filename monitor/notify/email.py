@@ -1,6 +1,6 @@
 """E-mail channel: one multipart/alternative message per recipient over smtplib.
 
-Failures are sorted by the SMTP reply (reference: delivery.md §2.6): connection
+Failures are sorted by the SMTP reply (RFC 5321 reply classes): connection
 problems, 421 and every 4xx are transient; 5xx, failed logins, certificate errors and
 missing server features are permanent.  Every error message names the server and
 carries the exact reply code and text; the password never appears.

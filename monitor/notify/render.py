@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from ..models import SUMMARY_MAX, Alert, DossierRef, Letter
+from ..models import SUMMARY_MAX, Alert, DossierRef, Letter, kamerstuk_citation
 
 if TYPE_CHECKING:
     import jinja2
@@ -297,7 +297,9 @@ def letter_view(letter: Letter) -> LetterView:
     kind = oneline(letter.kind, 80)
     subject = oneline(letter.subject or (details.subject if details else None), 1000)
     nummer = oneline(letter.document_nummer, 40)
-    citation = oneline(letter.citation, 200)
+    # A TK file in Kamerstuk layout names the number ("Nr. 1336") before TK's metadata may.
+    number = letter.number or (details.number if details else None)
+    citation = oneline(kamerstuk_citation([str(d) for d in letter.dossiers], number), 200)
     # Readers know letters by Kamerstuk number; before it has one, say whose number this is.
     reference = citation or (f"{TK_NUMBER_LABEL} {nummer}" if nummer else f"document {letter.id}")
     heading = f"{kind}: {subject}" if kind and subject else subject or (f"{kind} ({reference})" if kind else reference)

@@ -1,6 +1,6 @@
 """Slack channel: one Block Kit message per alert through an incoming webhook.
 
-Success is HTTP 200 with the body ``ok`` and nothing else (delivery.md §1.1).  429 and
+Success is HTTP 200 with the body ``ok`` and nothing else (Slack's webhook contract).  429 and
 5xx and network trouble are transient (429 carries ``Retry-After``); every other 4xx is
 a configuration problem and permanent.  The webhook URL is a secret: it never appears
 in an error message, a log line or :meth:`SlackChannel.describe`.

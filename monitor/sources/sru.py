@@ -5,14 +5,14 @@ set of dossiers, turns a ``searchRetrieveResponse`` (bytes) into :class:`SruPage
 :class:`SruRecord`, and pages through a result set with the shared :class:`Fetcher`.
 Deciding what is new, what counts as a letter and what to alert on happens elsewhere.
 
-The rules it enforces, each from ``ob-sru.md``:
+The rules it enforces (the format is described in docs/sources.md §2):
 
 * diagnostics come back as HTTP 200, so every diagnostic is an error, never an empty
-  result (§2.6);
+  result;
 * elements are matched on local names, because the response namespace differs between
-  SRU 2.0 and 1.2 and prefixes vary (§2.1);
+  SRU 2.0 and 1.2 and prefixes vary;
 * bytes go to the XML parser, never decoded text, because the service's charset
-  headers have misled other clients (§6.4);
+  headers have misled other clients;
 * one bad record is logged and skipped; it never costs the rest of the page.
 """
 
@@ -46,7 +46,7 @@ def build_query(dossiers: Sequence[DossierRef], since: date | None, *, max_dossi
 
     ``w.publicatienaam==Kamerstuk`` is used rather than ``dt.type==Kamerstuk``: the
     latter excludes the ``blg-…`` Bijlage records, which are needed to attach a
-    letter's enclosures, while publicatienaam covers both (ob-sru §1.3).  Callers must
+    letter's enclosures, while publicatienaam covers both.  Callers must
     therefore look at ``SruRecord.doc_type`` to tell letters from bijlagen.
 
     With no dossiers, or more than ``max_dossier_clauses``, the dossier clause is left
@@ -59,14 +59,14 @@ def build_query(dossiers: Sequence[DossierRef], since: date | None, *, max_dossi
     if dossier_clause:
         clauses.append(dossier_clause)
     if since is not None:
-        # Day granularity only (§6.1); callers overlap the window and de-duplicate.
+        # Day granularity only; callers overlap the window and de-duplicate.
         clauses.append(f"dt.modified>={since.isoformat()}")
     return " AND ".join(clauses) + " sortBy dt.modified/sort.descending"
 
 
 def _dossier_clause(dossiers: Sequence[DossierRef], limit: int) -> str | None:
     # Sorted and de-duplicated so the same watch list always gives the same query
-    # string; the service caches its paging cursor per query (§1.4).
+    # string; the service caches its paging cursor per query.
     unique = sorted(set(dossiers))
     if not unique or len(unique) > limit:
         return None
@@ -141,7 +141,7 @@ class _Meta:
     """The three metadata blocks of one record, looked up by local name.
 
     Each field is read from the block the reference names first, then from the other
-    two: the placement of some fields (notably the subtype) is only inferred (§2.2).
+    two: the placement of some fields (notably the subtype) is only inferred.
     """
 
     def __init__(self, record: etree._Element) -> None:
@@ -245,7 +245,7 @@ def _title_segments(full_title: str | None, dossier_title: str | None) -> tuple[
 def _dossiers(values: Iterable[str]) -> tuple[DossierRef, ...]:
     found: list[DossierRef] = []
     for value in values:
-        for piece in value.split(";"):  # several dossiers in one element (§2.4)
+        for piece in value.split(";"):  # several dossiers in one element
             if not piece.strip():
                 continue
             try:
@@ -352,7 +352,7 @@ class SruClient:
     """searchRetrieve requests against one SRU endpoint, through the shared Fetcher."""
 
     def __init__(self, fetcher: Fetcher, base_url: str, source: str = "sru", page_size: int = 100) -> None:
-        if not 1 <= page_size <= 1000:  # the documented maximum is 1000 (§1.2)
+        if not 1 <= page_size <= 1000:  # the documented maximum is 1000
             raise ValueError(f"page_size must be 1..1000, not {page_size}")
         self.fetcher = fetcher
         self.base_url = base_url
@@ -361,8 +361,8 @@ class SruClient:
 
     def fetch_page(self, query: str, start: int = 1) -> SruPage:
         """One page from 1-based ``start``; raise SourceError on any failure."""
-        # No x-connection, recordSchema or httpAccept: KOOP's own harvester sends none
-        # (§1.1, §1.2), and unknown parameters are answered with diagnostic 1/8.
+        # No x-connection, recordSchema or httpAccept: KOOP's own harvester sends none,
+        # and unknown parameters are answered with diagnostic 1/8.
         params: dict[str, str | int] = {
             "operation": "searchRetrieve",
             "version": "2.0",

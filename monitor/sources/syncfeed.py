@@ -1,6 +1,6 @@
 """The Tweede Kamer SyncFeed: parsing its Atom pages and reading them over HTTP.
 
-This module owns the SyncFeed wire format (tk-opendata §2): it turns a ``Feed`` page or an
+This module owns the SyncFeed wire format (docs/sources.md §1): it turns a ``Feed`` page or an
 ``Entiteiten/<id>`` response into :mod:`monitor.models` objects, walks the feed by skiptoken,
 and finds the current end of a category without replaying its history.  It does not decide
 what is new or store anything; that is the poll loop's and the store's job.
@@ -152,7 +152,7 @@ class _Node:
 
     Parsing is the hot path of a catch-up (tens of thousands of entries): asking lxml for
     each field separately walked every element's children a dozen times.  Namespaces and
-    prefixes are ignored (``tk:bijgewerkt``, ``ns1:verwijderd``, none), as tk-opendata §2.2
+    prefixes are ignored (``tk:bijgewerkt``, ``ns1:verwijderd``, none): recordings differ
     advises; the first child of a name wins, as a ``find`` would.
     """
 
@@ -391,7 +391,7 @@ class SyncFeedClient:
         """Pages after ``skiptoken``, each with the token that follows it, until caught up.
 
         Caught up means a page with no entries, without a feed-level next link, or whose
-        token does not move (tk-opendata §2.2: both ways of ending are seen).  At most
+        token does not move (both ways of ending have been seen).  At most
         ``max_pages`` are read; the rest is for the next poll.
         """
         for _ in range(max_pages):

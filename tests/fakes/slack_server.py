@@ -1,4 +1,4 @@
-"""A local HTTP server that answers like a Slack incoming webhook (delivery.md §1.2, §3.3).
+"""A local HTTP server that answers like a Slack incoming webhook.
 
     with SlackServer() as slack:
         url = slack.url_for("goodhook")       # http://127.0.0.1:PORT/services/T000/B000/goodhook

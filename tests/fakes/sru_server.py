@@ -1,7 +1,7 @@
 """A local SRU 2.0 server shaped like repository.overheid.nl, for tests and benchmarks.
 
 It answers ``GET /sru?operation=searchRetrieve&version=2.0&query=…`` from a mutable list
-of records, with responses in the shape of the recorded Sample A (ob-sru.md §2.3).  The
+of records, with responses in the shape of the recorded payloads (tests/fixtures/recorded/sru/).  The
 CQL it understands is what ``monitor.sources.sru.build_query`` writes (AND/OR/NOT,
 parentheses, equality on a few indexes, date comparison on ``dt.modified``); anything
 else is answered, like the real service, with an SRU diagnostic 1/22 and HTTP 200.
@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
-# The prefixes and declaration order of the recorded Sample A (ob-sru §2.3).
+# The prefixes and declaration order of the recorded responses.
 NSMAP = {
     "overheidwetgeving": "http://standaarden.overheid.nl/wetgeving/",
     "dcterms": "http://purl.org/dc/terms/",
@@ -38,7 +38,7 @@ NSMAP = {
 OW, DC, CD, SRU, GZD, DIAG, _, C = NSMAP.values()
 Day = date  # FakeRecord has a field called "date"
 FAULT_MODES = ("diagnostic", "500", "503", "html", "malformed", "truncated", "soft404", "hang", "reset")
-# Parameters KOOP's front-end accepts under 2.0; others get diagnostic 1/8 (ob-sru §1.2).
+# Parameters KOOP's front-end accepts under 2.0; others get diagnostic 1/8.
 _PARAMS = {"operation", "version", "query", "startRecord", "maximumRecords", "recordSchema", "sortKeys"}
 _PARAMS |= {"recordXMLEscaping", "httpAccept", "resultSetTTL", "x-connection"}
 _STRING_INDEXES = {"dt.identifier": "identifier", "dt.type": "doc_type", "w.publicatienaam": "publication"}
@@ -78,6 +78,10 @@ class FakeRecord:
         object.__setattr__(self, "available", self.available or self.date)
         object.__setattr__(self, "modified", self.modified or self.available)
         object.__setattr__(self, "indieners", tuple(self.indieners))
+
+    @property
+    def is_bijlage(self) -> bool:
+        return self.doc_type == "Bijlage"
 
     @property
     def changed(self) -> Day:
@@ -183,14 +187,14 @@ def _el(parent: etree._Element, ns: str, tag: str, value: object = None, **attri
 
 def diagnostic_xml(code: str, message: str, details: str | None = None, *, bare: bool = True) -> bytes:
     """A 2.0 diagnostic: a bare ``<diagnostics>`` root with default namespaces, as KOOP's code
-    writes it (ob-sru §2.6), or ``sru:diagnostics`` inside a searchRetrieveResponse."""
+    writes it, or ``diagnostics`` inside a searchRetrieveResponse in the default namespace, as
+    recorded (tests/fixtures/recorded/sru/diag_default_ns_reported_live_2026.xml)."""
     if bare:
         holder = root = etree.Element(f"{{{SRU}}}diagnostics", nsmap={None: SRU})
         diag = etree.SubElement(holder, f"{{{DIAG}}}diagnostic", nsmap={None: DIAG})
-    else:
-        root = etree.Element(f"{{{SRU}}}searchRetrieveResponse", nsmap=NSMAP)
+    else:  # as recorded from the live service: the default namespace, diagnostic elements as ns3
+        root = etree.Element(f"{{{SRU}}}searchRetrieveResponse", nsmap={None: SRU, "ns3": DIAG})
         _el(root, SRU, "version", "2.0")
-        _el(root, SRU, "numberOfRecords", 0)
         diag = _el(_el(root, SRU, "diagnostics"), DIAG, "diagnostic")
     _el(diag, DIAG, "uri", f"info:srw/diagnostic/{code}")
     if details:
@@ -206,7 +210,7 @@ def _serialize(root: etree._Element) -> bytes:
 
 
 def _area(rec: FakeRecord) -> str:
-    """``kst/26643`` for formatted ids, ``blg/onopgemaakt`` for serial ones (ob-sru §3)."""
+    """``kst/26643`` for formatted ids, ``blg/onopgemaakt`` for serial ones."""
     kind, first = rec.identifier.split("-", 1)[0], rec.dossier.split(";")[0].strip()
     return f"{kind}/{first if rec.identifier.startswith(f'{kind}-{first}-') else 'onopgemaakt'}"
 
@@ -227,21 +231,34 @@ def _record_xml(parent: etree._Element, rec: FakeRecord, position: int) -> None:
         if value is not None:
             _el(blocks[block], ns, tag, value, **attrib)
     enriched = _el(gzd, GZD, "enrichedData")
-    _el(enriched, GZD, "url", _frbr(rec, "xml", f"{rec.identifier}.xml"))
-    _el(enriched, GZD, "preferredUrl", f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html")
-    for kind, name in [("html", rec.identifier + ".html"), ("metadata", "metadata.xml")]:
-        _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
-    for kind, name in [("pdf", rec.identifier + ".pdf"), ("xml", rec.identifier + ".xml")]:
-        _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
+    if rec.is_bijlage:  # as recorded (blg-936562): the PDF is the main manifestation, no html or xml
+        _el(enriched, GZD, "url", _frbr(rec, "pdf", f"{rec.identifier}.pdf"))
+        _el(enriched, GZD, "preferredUrl", f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html")
+        for kind, name in [("metadata", "metadata.xml"), ("metadataowms", "metadata_owms.xml")]:
+            _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
+        _el(enriched, GZD, "itemUrl", _frbr(rec, "pdf", rec.identifier + ".pdf"), manifestation="pdf")
+    else:
+        _el(enriched, GZD, "url", _frbr(rec, "xml", f"{rec.identifier}.xml"))
+        _el(enriched, GZD, "preferredUrl", f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html")
+        for kind, name in [("html", rec.identifier + ".html"), ("metadata", "metadata.xml")]:
+            _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
+        for kind, name in [("pdf", rec.identifier + ".pdf"), ("xml", rec.identifier + ".xml")]:
+            _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
     _el(enriched, GZD, "timestamp", f"{rec.changed.isoformat()}T10:00:05.123456+02:00")
     _el(record, SRU, "recordPosition", position)
 
 
 def _meta_fields(rec: FakeRecord) -> list[tuple[str, str, str, object, dict[str, str]]]:
-    """(block, namespace, tag, value, attributes) in Sample A's order; None values are left out."""
-    title = f"{rec.dossier_title}; {rec.subtype}; {rec.document_title}" if rec.subtype else rec.document_title
+    """(block, namespace, tag, value, attributes) in Sample A's order; None values are left out.
+
+    A Bijlage has what the recorded ``blg-936562`` has: its title only in ``dcterms:title``,
+    no issued date, documenttitel, dossiertitel, subrubriek or change timestamps.
+    """
+    shaped = rec.subtype and not rec.is_bijlage
+    title = f"{rec.dossier_title}; {rec.subtype}; {rec.document_title}" if shaped else rec.document_title
     page = f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html"
-    changed = f"{rec.changed.isoformat()}T10:00:00.1234567+02:00"  # 7 fractional digits, as recorded
+    changed = None if rec.is_bijlage else f"{rec.changed.isoformat()}T10:00:00.1234567+02:00"  # 7 digits
+    own = None if rec.is_bijlage else rec  # the fields a Bijlage record does not carry
     kern, mantel, tp = "owmskern", "owmsmantel", "tpmeta"
     return [
         (kern, DC, "identifier", rec.identifier, {}),
@@ -253,12 +270,12 @@ def _meta_fields(rec: FakeRecord) -> list[tuple[str, str, str, object, dict[str,
         (mantel, DC, "available", (rec.available or rec.date).isoformat(), {}),
         (mantel, DC, "date", rec.date.isoformat(), {}),
         (mantel, DC, "hasVersion", 1, {"resourceIdentifier": page}),
-        (mantel, DC, "issued", rec.date.isoformat(), {}),
+        (mantel, DC, "issued", own and own.date.isoformat(), {}),
         (tp, C, "product-area", "officielepublicaties", {}),
         (tp, C, "content-area", f"officielepublicaties/{_area(rec)}", {}),
         (tp, OW, "documentstatus", rec.documentstatus, {}),
-        (tp, OW, "documenttitel", rec.document_title, {}),
-        (tp, OW, "dossiertitel", rec.dossier_title, {}),
+        (tp, OW, "documenttitel", own and own.document_title, {}),
+        (tp, OW, "dossiertitel", own and own.dossier_title, {}),
         *[(tp, OW, "indiener", name, {}) for name in rec.indieners],
         (tp, OW, "hoofddocument", rec.hoofddocument, {}),
         (tp, OW, "ondernummer", rec.ondernummer, {}),
@@ -266,7 +283,7 @@ def _meta_fields(rec: FakeRecord) -> list[tuple[str, str, str, object, dict[str,
         (tp, OW, "publicatienaam", rec.publication, {}),
         (tp, OW, "vergaderjaar", rec.vergaderjaar, {}),
         (tp, OW, "dossiernummer", rec.dossier, {}),
-        (tp, OW, "subrubriek", rec.subtype, {"scheme": "OVERHEIDop.KamerstukTypen"}),
+        (tp, OW, "subrubriek", own and own.subtype, {"scheme": "OVERHEIDop.KamerstukTypen"}),
         (tp, CD, "datumTijdstipWijzigingWork", changed, {}),
         (tp, CD, "datumTijdstipWijzigingExpression", changed, {}),
     ]

@@ -100,6 +100,7 @@ class TkFeedServer:
         self._term_tokens: dict[str, list[int]] = {}
         self._latest: dict[str, _Entry] = {}
         self._files: dict[str, tuple[bytes, str]] = {}  # guid -> (content, content type)
+        self.missing_files: set[str] = set()  # Resources/<guid> answers 500, as reported for files not there yet
         self._faults: list[str] = []
         self._file_faults: list[str] = []
         self._lock = threading.RLock()
@@ -219,7 +220,7 @@ class TkFeedServer:
             self._file_faults.extend([mode] * count)
 
     def _feed_href(self, category: str, token: int) -> str:
-        return f"{self.base_url}/Feed?category={category}&skiptoken={token}"
+        return f"{self.base_url}/Feed?skiptoken={token}&category={category}"  # the order the real feed writes
 
     def _entry_key(self, e: _Entry, base: str) -> tuple[object, ...]:
         """What an entry's XML depends on besides the entry itself."""
@@ -254,12 +255,9 @@ class TkFeedServer:
             page = entries[start : start + self.page_size]
             more = len(entries) > start + self.page_size
             updated, base = self._clock, self.base_url
-        feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
-        _atom(feed, "title", f"SyncFeed {category}")
-        _atom(feed, "id", self._feed_href(category, skiptoken))
-        _atom(feed, "updated", updated.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        feed = feed_header(self._feed_href(category, skiptoken), category, updated)
         if more:
-            _atom(feed, "link", rel="next", href=self._feed_href(category, page[-1].token))
+            feed.insert(2, _atom_el("link", rel="next", href=self._feed_href(category, page[-1].token)))
         head = etree.tostring(feed, xml_declaration=True, encoding="utf-8")
         assert head.endswith(_FEED_CLOSE)  # the header always has children, so never <feed/>
         return b"".join([head[: -len(_FEED_CLOSE)], *(self._entry_xml(e, base) for e in page), _FEED_CLOSE])
@@ -347,6 +345,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, body, "application/xml"
         with tk._lock:
             doc = tk._files.get(guid)
+        if kind == "Resources" and guid in tk.missing_files:
+            return 500, b"<Error><Message>An error has occurred.</Message></Error>", "application/xml"
         if kind == "Resources" and doc is not None:
             return 200, *doc
         return 404, b"<Error><Message>Not found</Message></Error>", "application/xml"
@@ -379,6 +379,35 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(b"0\r\n\r\n")
 
 
+def feed_header(self_href: str, category: str, updated: datetime) -> etree._Element:
+    """A feed element with the recorded header: title, self link, updated (local, 7 digits),
+    author with uri and email, rights, id.  A ``next`` link goes in at index 2."""
+    feed = etree.Element(f"{{{ATOM}}}feed", nsmap={None: ATOM})
+    _atom(feed, "title", f"Gegevensmagazijn SyncFeed (category: {category})")
+    _atom(feed, "link", rel="self", href=self_href)
+    _atom(feed, "updated", seven_digits(updated.astimezone(_AMSTERDAM)))
+    author = _atom(feed, "author")
+    _atom(author, "name", AUTHOR)
+    _atom(author, "uri", "https://opendata.tweedekamer.nl")
+    _atom(author, "email", "opendata@tweedekamer.nl")
+    _atom(feed, "rights", "Disclaimer: https://opendata.tweedekamer.nl/disclaimer")
+    _atom(feed, "id", self_href)
+    return feed
+
+
+def seven_digits(when: datetime) -> str:
+    """``2026-09-28T20:38:30.2700284+02:00`` / ``…Z``: the service writes seven fractional digits."""
+    stamp = when.replace(tzinfo=None).isoformat(timespec="microseconds") + "0"
+    offset = when.utcoffset()
+    if offset is None or not offset:
+        return stamp + "Z"
+    return stamp + when.isoformat()[-6:]
+
+
+def _atom_el(name: str, **attrib: str) -> etree._Element:
+    return etree.Element(f"{{{ATOM}}}{name}", attrib)
+
+
 def _atom(parent: etree._Element, name: str, text: str | None = None, **attrib: str) -> etree._Element:
     el = etree.SubElement(parent, f"{{{ATOM}}}{name}", attrib)
     el.text = text
@@ -392,8 +421,8 @@ def _render_entry(e: _Entry, key: tuple[object, ...]) -> bytes:
     """
     base, category = str(key[0]), e.term[0].upper() + e.term[1:]
     guid = _attr(e.guid)
-    # isoformat(timespec="seconds") is strftime("%Y-%m-%dT%H:%M:%S") at a fifth of the cost.
-    updated = e.updated.replace(tzinfo=None).isoformat(timespec="seconds")
+    # isoformat is strftime at a fifth of the cost; UTC with seven fractional digits, as recorded.
+    updated = e.updated.replace(tzinfo=None).isoformat(timespec="microseconds") + "0"
     bijgewerkt = (e.updated + timedelta(hours=2)).replace(tzinfo=None)  # #37: bijgewerkt is naive local time
     entity = [
         f'<{e.term} xmlns="{TK}" xmlns:tk="{TK}" id="{guid}"',
@@ -414,7 +443,7 @@ def _render_entry(e: _Entry, key: tuple[object, ...]) -> bytes:
         f"<entry><title>{_text(e.guid)}</title><id>{_text(f'{base}/Entiteiten/{e.guid}')}</id>",
         f"<author><name>{AUTHOR}</name></author><updated>{updated}Z</updated>",
         f'<category term="{_attr(e.term)}"/>',
-        f'<link rel="next" href="{_attr(f"{base}/Feed?category={category}&skiptoken={e.token}")}"/>',
+        f'<link rel="next" href="{_attr(f"{base}/Feed?skiptoken={e.token}&category={category}")}"/>',
     ]
     if e.term == "document" and not e.deleted:
         parts.append(f'<link rel="enclosure" href="{_attr(f"{base}/Resources/{e.guid}")}"/>')
