@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
 
@@ -18,6 +19,12 @@ POSTGRES_URL = os.environ.get("KAMERMONITOR_TEST_POSTGRES")
 @pytest.fixture
 def tk() -> Iterator[TkFeedServer]:
     with TkFeedServer(first_token=30_000_000, hang_seconds=3) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
         yield server
 
 

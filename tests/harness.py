@@ -57,6 +57,22 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
             into[key] = value
 
 
+def mail_harness(
+    syncfeed_url: str, sru_url: str, smtp_port: int, database: str, now: datetime, extra: dict[str, Any] | None = None
+) -> Harness:
+    """A monitor watching dossier 26643 into one e-mail channel (local SMTP), at a fixed time."""
+    channel = {
+        "name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp_port, "security": "none",
+        "from": "Kamermonitor <alerts@example.org>", "to": ["beleid@example.org"],
+        "message_id_domain": "kamermonitor.test",
+    }  # fmt: skip
+    settings = settings_for(
+        database, syncfeed_url=syncfeed_url, sru_url=sru_url, channels=[channel], extra=extra,
+        watches=[{"name": "ict", "dossiers": ["26643"], "channels": ["mail"]}],
+    )  # fmt: skip
+    return Harness(settings, now=lambda: now)
+
+
 class Clock:
     """A settable clock for Context(now=...): digests, quiet hours and staleness without sleeping."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
@@ -22,7 +21,7 @@ from monitor.store.schema import attachments, letter_keys, letters
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
-from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
+from tests.harness import DOSSIER_26643, ICT, Harness, mail_harness
 
 NOW = datetime(2025, 6, 27, 9, 30, tzinfo=UTC)
 TODAY = date(2025, 6, 27)
@@ -33,25 +32,9 @@ WITHOUT_HOOFD = "Steunbrief provincie en gemeente Groningen"  # blg-1184312, onl
 STEPS = ("letter", "number", "publication", "bijlage_hoofd", "bijlage_bare")
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
 def make(tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, db: str) -> Harness:
     tk.add_dossier(DOSSIER_26643, 26643, ICT)
-    channel = {
-        "name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "security": "none",
-        "from": "Kamermonitor <alerts@example.org>", "to": ["beleid@example.org"],
-        "message_id_domain": "kamermonitor.test",
-    }  # fmt: skip
-    settings = settings_for(
-        db, syncfeed_url=tk.base_url, sru_url=sru.base_url, channels=[channel],
-        watches=[{"name": "ict", "dossiers": ["26643"], "channels": ["mail"]}],
-        extra={"enrichment": {"enabled": False}},
-    )  # fmt: skip
-    return Harness(settings, now=lambda: NOW)
+    return mail_harness(tk.base_url, sru.base_url, smtp.port, db, NOW, {"enrichment": {"enabled": False}})
 
 
 def bijlage(sru: SruServer, identifier: str, title: str, hoofddocument: str | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -12,7 +11,7 @@ from tests.enrich_fixtures import document_xml, docx
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
-from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
+from tests.harness import DOSSIER_26643, ICT, Harness, mail_harness
 
 NOW = datetime(2025, 5, 14, 9, 30, tzinfo=UTC)
 LETTER = "aa000000-0000-4000-8000-000000001336"
@@ -20,23 +19,9 @@ SUBJECT = "Stand van zaken moties en toezeggingen"  # made up: the recorded text
 RECORDED_1336 = "../recorded/tkfile/2025D21028_v2_docx_preview_opentk.txt"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
 def make(tk: TkFeedServer, sru: SruServer, smtp: SmtpServer, db: str) -> Harness:
     tk.add_dossier(DOSSIER_26643, 26643, ICT)
-    channel = {
-        "name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "security": "none",
-        "from": "Kamermonitor <alerts@example.org>", "to": ["beleid@example.org"],
-    }  # fmt: skip
-    settings = settings_for(
-        db, syncfeed_url=tk.base_url, sru_url=sru.base_url, channels=[channel],
-        watches=[{"name": "ict", "dossiers": ["26643"], "channels": ["mail"]}],
-    )  # fmt: skip
-    return Harness(settings, now=lambda: NOW)
+    return mail_harness(tk.base_url, sru.base_url, smtp.port, db, NOW, None)
 
 
 def add_letter(tk: TkFeedServer, content: bytes, content_type: str) -> None:
