@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from monitor import enrichment
+from monitor.web.pages import condition_text
 from tests.enrich_fixtures import document_xml, docx
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.sru_server import SruServer
@@ -71,6 +72,7 @@ def test_tk_file_not_there_yet_is_asked_a_few_times_then_the_alert_goes_out_and_
     with h.ctx.engine.connect() as conn:
         [(key, _since, detail)] = ops.active_conditions(conn)
     assert key == "tk-file-missing:1"
+    assert condition_text(key).startswith("Brief 1: het bestand bij de Tweede Kamer was er (nog) niet")
     assert (
         detail == "letter 1: Tweede Kamer file not there (HTTP 500 on 3 attempts over 0 s); alerted without its details"
     )

@@ -251,6 +251,8 @@ _CONDITIONS = {
     "channel-failed": "Kanaal {0}: berichten konden niet worden afgeleverd; los de oorzaak op en voer "
     "kamermonitor retry-failed uit",
     "channel-retrying": "Kanaal {0}: berichten worden al lang opnieuw geprobeerd",
+    "tk-file-missing": "Brief {0}: het bestand bij de Tweede Kamer was er (nog) niet; de melding ging zonder "
+    "afzender en samenvatting uit",
 }
 
 
