@@ -93,9 +93,19 @@ def _quantile(values: list[float], q: float) -> float:
 
 
 def run(
-    workdir: Path, *, smoke: bool, profile: bool = False, web_port: int | None = None, letters: int | None = None
+    workdir: Path,
+    *,
+    smoke: bool,
+    profile: bool = False,
+    web_port: int | None = None,
+    letters: int | None = None,
+    name: str = "latency",
 ) -> Section:
-    """``web_port``: the service also serves ``[web]`` there, and is scraped once a second meanwhile."""
+    """``web_port``: the service also serves ``[web]`` there, and is scraped once a second meanwhile.
+
+    ``name`` names the run's database, configuration and log in ``workdir``: a run that
+    found §3's database would find its letters already alerted.
+    """
     sec = Section("3", "Detection-to-delivery latency")
     letters = letters or int(os.environ.get("BENCH_LETTERS", 0)) or (5 if smoke else 200)
     gap = (0.1, 0.3) if smoke else (0.1, 0.6)  # seconds between two letters, uniform
@@ -104,12 +114,11 @@ def run(
     world = make_world(WEBHOOKS, other=20)
     arrivals_mail, arrivals_slack = Arrivals(DOCNR), Arrivals(DOCNR)
     visible: dict[str, float] = {}
-    tag = "" if web_port is None else "-web"
-    db = workdir / f"latency{tag}.db"
-    cfg = workdir / f"latency{tag}.toml"
-    log = workdir / f"latency{tag}-service.log"
-    # §7 measures this again in the same directory: start from an empty store, not the last run's
-    # (whose cursor lies past the new feed server's letters, so none would be alerted).
+    db = workdir / f"{name}.db"
+    cfg = workdir / f"{name}.toml"
+    log = workdir / f"{name}-service.log"
+    # Start from an empty store, not a previous run's in the same directory (whose cursor lies
+    # past the new feed server's letters, so none would be alerted).
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
     with (

@@ -101,7 +101,8 @@ def _latency(sec: Section, workdir: Path, smoke: bool) -> None:
     letters = 5 if smoke else 100
     for mode in ("off", "on"):
         measured = latency.run(
-            workdir, smoke=smoke, letters=letters, web_port=_free_port() if mode == "on" else None
+            workdir, smoke=smoke, letters=letters, web_port=_free_port() if mode == "on" else None,
+            name=f"web-latency-{mode}",
         )  # fmt: skip
         for fig in measured.figures:
             if fig.name.endswith((": p99", ": median")) or fig.name.startswith("Scrapes"):
