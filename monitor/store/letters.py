@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Row, Subquery, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Subquery, bindparam, false, func, select, update
 
 from ..models import Day, DossierRef, Letter, LetterDetails, kamerstuk_citation
 from . import attachments as attachment_store
@@ -285,9 +285,9 @@ def updated_at(conn: Connection, letter_ids: Iterable[int]) -> dict[int, datetim
 
 def count_letters(conn: Connection) -> int:
     """Letters on record (merged-away duplicates not counted)."""
-    return int(
-        conn.execute(select(func.count()).select_from(letters).where(letters.c.deleted.is_(False))).scalar() or 0
-    )
+    # "= 0", not "IS 0": SQLite reads the narrow ix_letters_deleted only for an equality.
+    query = select(func.count()).select_from(letters).where(letters.c.deleted == false())
+    return int(conn.execute(query).scalar() or 0)
 
 
 def count_matches_of(conn: Connection, watch: str) -> int:
