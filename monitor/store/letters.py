@@ -285,7 +285,7 @@ def updated_at(conn: Connection, letter_ids: Iterable[int]) -> dict[int, datetim
 
 def count_letters(conn: Connection) -> int:
     """Letters on record (merged-away duplicates not counted)."""
-    # "= 0", not "IS 0": SQLite reads the narrow ix_letters_deleted only for an equality.
+    # "= 0" (not "IS 0", as elsewhere): the condition of the partial index ix_letters_live, read instead of the rows.
     query = select(func.count()).select_from(letters).where(letters.c.deleted == false())
     return int(conn.execute(query).scalar() or 0)
 
