@@ -138,8 +138,7 @@ class Pages:
         recent = letter_store.recent(conn, inline, LETTERS_PER_WATCH)
         counts = letter_store.count_matches(conn)
         sections = [
-            self._section(w, counts.get(w.name, 0), recent.get(w.name), LETTERS_PER_WATCH, link, with_details=False)
-            for w in watches
+            self._section(w, counts.get(w.name, 0), recent.get(w.name), LETTERS_PER_WATCH, link) for w in watches
         ]
         return self._template.render(
             page="status", title="kamermonitor — status", generated=self.when(now),
@@ -150,21 +149,29 @@ class Pages:
     def watch(self, conn: Connection, now: datetime, watch: WatchConfig, link: Any) -> str:
         letters = letter_store.with_details(conn, letter_store.recent_for_watch(conn, watch.name, FEED_LETTERS))
         count = letter_store.count_matches_of(conn, watch.name)
-        section = self._section(watch, count, letters, FEED_LETTERS, link, with_details=True)
+        section = self._section(watch, count, letters, FEED_LETTERS, link)
         return self._template.render(
             page="watch", title=f"kamermonitor — {watch.name}", generated=self.when(now), sources=[], warnings=[],
             channels=[], watches=[section], home=link("/"), metrics="/metrics", ready="/readyz",
         )  # fmt: skip
 
-    def _section(
-        self, w: WatchConfig, count: int, letters: list[Any] | None, limit: int, link: Any, *, with_details: bool
-    ) -> WatchSection:
+    @functools.cached_property
+    def _about(self) -> dict[str, tuple[str, str, str, str]]:
+        """Per watch, what never changes: (anchor, what it follows, feed path, page path).
+
+        Made once: for a thousand watches, building them on every view cost more than the queries.
+        """
+        return {
+            w.name: (anchor(w.name), follows(w), feed_path(w.name), watch_path(w.name)) for w in self.settings.watches
+        }
+
+    def _section(self, w: WatchConfig, count: int, letters: list[Any] | None, limit: int, link: Any) -> WatchSection:
         views = None if letters is None else tuple(letter_view(x) for x in letters)
         shown = len(views or ())
+        anchor_, follows_, feed, page = self._about[w.name]
         return WatchSection(
-            name=w.name, anchor=anchor(w.name), follows=follows(w), count=count,
-            feed=link(feed_path(w.name)), page=link(watch_path(w.name)), letters=views,
-            shown=shown, more=max(count - shown, 0) if views is not None and shown >= limit else 0,
+            name=w.name, anchor=anchor_, follows=follows_, count=count, feed=link(feed), page=link(page),
+            letters=views, shown=shown, more=max(count - shown, 0) if views is not None and shown >= limit else 0,
         )  # fmt: skip
 
     def _sources(self, conn: Connection, now: datetime) -> list[SourceRow]:
