@@ -115,11 +115,12 @@ def open_reader(url: str, pool_size: int = 4) -> Engine:
     sessions are read-only (``default_transaction_read_only``).  The schema must exist
     already and be one this code knows.
     """
-    parsed = make_url(url)
+    parsed = make_url(database_url(url))
     if parsed.get_backend_name() == "sqlite":
-        if not parsed.database or parsed.database == ":memory:":
+        file = sqlite_path(url)
+        if file is None:
             raise StoreUnavailable("the HTTP surface needs a database file, not an in-memory database")
-        path = Path(parsed.database).expanduser().resolve()
+        path = file.resolve()
         if not path.is_file():
             raise StoreUnavailable(f"database {path} does not exist (kamermonitor run creates it)")
         reader = make_url(f"sqlite:///file:{path}?mode=ro&uri=true")
@@ -127,8 +128,7 @@ def open_reader(url: str, pool_size: int = 4) -> Engine:
         event.listen(engine, "connect", _sqlite_reader_pragmas)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     else:
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed = with_driver(parsed)
         # Added to any options the URL carries already (a search_path, say).
         given = parsed.query.get("options", "")
         options = " ".join([*([given] if isinstance(given, str) else given), "-c default_transaction_read_only=on"])
