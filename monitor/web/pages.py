@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from ..config import Settings, WatchConfig, read_secret
+from ..notify.base import redact
 from ..notify.render import MONTHS, LetterView, letter_view
 from ..store import letters as letter_store
 from ..store import ops
@@ -39,7 +40,8 @@ KIND_LABELS = {"console": "console", "email": "e-mail", "slack": "Slack"}
 
 
 class Redactor:
-    """Removes secrets from text shown on the page: configured secrets, URL credentials, webhook paths."""
+    """Removes secrets from text shown on the page: configured secrets (through
+    :func:`monitor.notify.base.redact`), URL credentials, webhook paths, token parameters."""
 
     _URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+(?::[^/\s@]*)?@")
     _WEBHOOK = re.compile(r"(?i)(hooks\.slack\.com/services/|/services/)[^\s\"'<>]+")
@@ -60,8 +62,9 @@ class Redactor:
     def __call__(self, text: str | None, limit: int = 500) -> str:
         if not text:
             return ""
-        for secret in self._secrets:
-            text = text.replace(secret, "•••")
+        # The channels' own masking (whole secrets and any 6+ character piece of one), then
+        # what only a page needs: credentials and tokens inside URLs that are not configured secrets.
+        text = redact(text, self._secrets)
         text = self._URL_USER.sub(r"\1•••@", text)
         text = self._WEBHOOK.sub(r"\1•••", text)
         text = self._TOKEN_PARAM.sub(r"\1•••", text)
