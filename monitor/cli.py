@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from . import __version__, logsetup
-from .config import ConfigError, Settings, channel_problems, default_config_path, load
+from .config import Settings, channel_problems, default_config_path, load
+from .configread import ConfigError
 from .logsetup import LOG_FORMATS, LogFormat
 
 if TYPE_CHECKING:

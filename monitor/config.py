@@ -10,15 +10,22 @@ With no file at all the monitor watches letters in dossier 26643 and prints to t
 from __future__ import annotations
 
 import fnmatch
-import math
 import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
+from .configread import (
+    MAX_RESPONSE_MB,
+    ConfigError,
+    Reader,
+    closest,
+    read_secret,
+    secret_and_problem,
+)
 from .logsetup import LOG_FORMATS, LogFormat
 from .models import DossierRef
 from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
@@ -29,14 +36,6 @@ DEFAULT_DOSSIER = "26643"
 DEFAULT_KINDS = ("Brief*",)
 SYNCFEED_URL = "https://gegevensmagazijn.tweedekamer.nl/SyncFeed/2.0"
 SRU_URL = "https://repository.overheid.nl/sru"
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; ``problems`` holds one line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,149 +182,6 @@ class Settings:
         return [name for name, cfg in (("syncfeed", self.syncfeed), ("sru", self.sru)) if cfg.enabled]
 
 
-def read_secret(var: str) -> str | None:
-    value, _ = secret_and_problem(var)
-    return value
-
-
-def secret_and_problem(var: str) -> tuple[str | None, str | None]:
-    """The secret in ``$var`` (or the file ``$var_FILE`` names), or why there is none."""
-    value = os.environ.get(var)
-    if value:
-        return value, None
-    path = os.environ.get(f"{var}_FILE")
-    if not path:
-        return None, f"environment variable {var} (or {var}_FILE) is not set"
-    try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return None, f"cannot read {path} (named by {var}_FILE): {reason}"
-    if not text:
-        return None, f"{path} (named by {var}_FILE) is empty"
-    return text, None
-
-
-T = TypeVar("T")
-
-# Sane maxima: a value above them is a typo or an attack on the arithmetic (1e308 seconds
-# overflows every date), never a setting.
-MAX_SECONDS = 7 * 24 * 3600.0
-MAX_COUNT = 1_000_000
-MAX_RESPONSE_MB = 1024.0
-
-
-class _Reader:
-    """Walks the parsed TOML, collecting problems with their key paths."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def fail(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    def table(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, Mapping):
-            self.fail(_join(path, key), "must be a table")
-            return {}
-        return value
-
-    def known(self, data: Mapping[str, Any], path: str, allowed: set[str]) -> None:
-        for key in data:
-            if key not in allowed:
-                hint = _closest(key, allowed)
-                self.fail(_join(path, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
-
-    def value(self, data: Mapping[str, Any], key: str, path: str, kind: type[T], default: T) -> T:
-        if key not in data:
-            return default
-        value = data[key]
-        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)  # type: ignore[return-value]
-        if not ok:
-            self.fail(_join(path, key), f"must be {kind.__name__}, got {value!r}")
-            return default
-        return value  # type: ignore[no-any-return]
-
-    def positive(
-        self, data: Mapping[str, Any], key: str, path: str, default: float, maximum: float = MAX_SECONDS
-    ) -> float:
-        """A finite number above zero and at most ``maximum`` (TOML allows nan, inf and 1e308)."""
-        value = self.value(data, key, path, float, default)
-        if math.isfinite(value) and value <= 0:
-            self.fail(_join(path, key), f"must be positive, got {value!r}")
-            return default
-        if not math.isfinite(value) or value > maximum:
-            self.fail(_join(path, key), f"must be a finite number of at most {maximum:g}, got {value!r}")
-            return default
-        return value
-
-    def non_negative(
-        self, data: Mapping[str, Any], key: str, path: str, default: float, maximum: float = MAX_SECONDS
-    ) -> float:
-        value = self.value(data, key, path, float, default)
-        if not math.isfinite(value) or value < 0 or value > maximum:
-            self.fail(_join(path, key), f"must be a number from 0 to {maximum:g}, got {value!r}")
-            return default
-        return value
-
-    def count(
-        self, data: Mapping[str, Any], key: str, path: str, default: int, minimum: int = 1, maximum: int = MAX_COUNT
-    ) -> int:
-        value = self.value(data, key, path, int, default)
-        if not minimum <= value <= maximum:
-            self.fail(_join(path, key), f"must be from {minimum} to {maximum}, got {value!r}")
-            return default
-        return value
-
-    def header_safe(self, data: Mapping[str, Any], key: str, path: str) -> None:
-        """A value that goes into a mail or HTTP header: no line break, not even an encoded one."""
-        value = data.get(key)
-        if isinstance(value, str):
-            from .notify.headers import unsafe_reason
-
-            why = unsafe_reason(value)
-            if why:
-                self.fail(_join(path, key), f"{why}: {value!r}")
-
-    def strings(self, data: Mapping[str, Any], key: str, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        if key not in data:
-            return default
-        value = data[key]
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            self.fail(_join(path, key), "must be a list of strings")
-            return default
-        out = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                self.fail(f"{_join(path, key)}[{i}]", f"must be a non-empty string, got {item!r}")
-            else:
-                out.append(item.strip())
-        return tuple(out)
-
-    def url(self, data: Mapping[str, Any], key: str, path: str, default: str) -> str:
-        value = self.value(data, key, path, str, default)
-        if not re.match(r"^https?://[^\s/]+", value):
-            self.fail(_join(path, key), f"not an http(s) URL: {value!r}")
-            return default
-        return value.rstrip("/")
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _closest(key: str, allowed: set[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
-    return found[0] if found else None
-
-
 def default_config_path() -> Path | None:
     env = os.environ.get("KAMERMONITOR_CONFIG")
     if env:
@@ -375,7 +231,7 @@ _TOP = {"monitor", "http", "sources", "delivery", "enrichment", "operator", "web
 
 def parse(data: Mapping[str, Any]) -> Settings:
     """Validate parsed TOML into Settings (raise ConfigError with all problems)."""
-    r = _Reader()
+    r = Reader()
     r.known(data, "", _TOP)
     mon = r.table(data, "monitor", "")
     r.known(
@@ -418,14 +274,14 @@ def parse(data: Mapping[str, Any]) -> Settings:
     return settings
 
 
-def _template_dir(r: _Reader, mon: Mapping[str, Any]) -> str | None:
+def _template_dir(r: Reader, mon: Mapping[str, Any]) -> str | None:
     value = r.value(mon, "template_dir", "monitor", str, "") or None
     if value is not None and not Path(value).expanduser().is_dir():
         r.fail("monitor.template_dir", f"not a directory: {value!r}")
     return value
 
 
-def _check_timezone(r: _Reader, tz: str) -> None:
+def _check_timezone(r: Reader, tz: str) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -434,7 +290,7 @@ def _check_timezone(r: _Reader, tz: str) -> None:
         r.fail("monitor.timezone", f"unknown time zone {tz!r}")
 
 
-def _http(r: _Reader, t: Mapping[str, Any]) -> HttpConfig:
+def _http(r: Reader, t: Mapping[str, Any]) -> HttpConfig:
     p = "http"
     r.known(t, p, set(HttpConfig.__dataclass_fields__))
     r.header_safe(t, "user_agent", p)
@@ -448,7 +304,7 @@ def _http(r: _Reader, t: Mapping[str, Any]) -> HttpConfig:
     )
 
 
-def _syncfeed(r: _Reader, t: Mapping[str, Any]) -> SyncFeedConfig:
+def _syncfeed(r: Reader, t: Mapping[str, Any]) -> SyncFeedConfig:
     p = "sources.syncfeed"
     r.known(t, p, set(SyncFeedConfig.__dataclass_fields__))
     start = r.value(t, "start_skiptoken", p, int, -1)
@@ -468,7 +324,7 @@ def _syncfeed(r: _Reader, t: Mapping[str, Any]) -> SyncFeedConfig:
     )
 
 
-def _sru(r: _Reader, t: Mapping[str, Any]) -> SruConfig:
+def _sru(r: Reader, t: Mapping[str, Any]) -> SruConfig:
     p = "sources.sru"
     r.known(t, p, set(SruConfig.__dataclass_fields__))
     return SruConfig(
@@ -483,7 +339,7 @@ def _sru(r: _Reader, t: Mapping[str, Any]) -> SruConfig:
     )
 
 
-def _delivery(r: _Reader, t: Mapping[str, Any]) -> DeliveryConfig:
+def _delivery(r: Reader, t: Mapping[str, Any]) -> DeliveryConfig:
     p = "delivery"
     r.known(t, p, set(DeliveryConfig.__dataclass_fields__))
     return DeliveryConfig(
@@ -496,7 +352,7 @@ def _delivery(r: _Reader, t: Mapping[str, Any]) -> DeliveryConfig:
     )
 
 
-def _enrichment(r: _Reader, t: Mapping[str, Any]) -> EnrichmentConfig:
+def _enrichment(r: Reader, t: Mapping[str, Any]) -> EnrichmentConfig:
     p = "enrichment"
     r.known(t, p, set(EnrichmentConfig.__dataclass_fields__))
     return EnrichmentConfig(
@@ -505,7 +361,7 @@ def _enrichment(r: _Reader, t: Mapping[str, Any]) -> EnrichmentConfig:
     )
 
 
-def _operator(r: _Reader, t: Mapping[str, Any], channel_names: set[str]) -> OperatorConfig:
+def _operator(r: Reader, t: Mapping[str, Any], channel_names: set[str]) -> OperatorConfig:
     p = "operator"
     r.known(t, p, {"channels", "failure_threshold", "stale_hours", "delivery_stuck_minutes"})
     chans = r.strings(t, "channels", p, ())
@@ -522,7 +378,7 @@ def _operator(r: _Reader, t: Mapping[str, Any], channel_names: set[str]) -> Oper
 _LISTEN = re.compile(r"(?:(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(?P<port>\d{1,5})")
 
 
-def _web(r: _Reader, t: Mapping[str, Any]) -> WebConfig:
+def _web(r: Reader, t: Mapping[str, Any]) -> WebConfig:
     p = "web"
     if "token" in t:
         r.fail(f"{p}.token", "secrets are not read from the config file; use token_env")
@@ -545,17 +401,17 @@ def _web(r: _Reader, t: Mapping[str, Any]) -> WebConfig:
     return WebConfig(host, int(m["port"]), base, token_env)
 
 
-def _check_channel_name(r: _Reader, path: str, name: str, channel_names: set[str]) -> None:
+def _check_channel_name(r: Reader, path: str, name: str, channel_names: set[str]) -> None:
     """A channel named in a list must exist; a near miss gets the same hint as an unknown key."""
     if name not in channel_names:
-        hint = _closest(name, channel_names)
+        hint = closest(name, channel_names)
         r.fail(path, f"no channel named {name!r}" + (f" (did you mean '{hint}'?)" if hint else ""))
 
 
 _SCHEDULE_KEYS = {"mode", "digest_time", "digest_day", "quiet_hours"}
 
 
-def _schedule(r: _Reader, t: Mapping[str, Any], p: str) -> Schedule | None:
+def _schedule(r: Reader, t: Mapping[str, Any], p: str) -> Schedule | None:
     """``mode`` / ``digest_time`` / ``digest_day`` / ``quiet_hours``, or None when none is set."""
     if not _SCHEDULE_KEYS & set(t):
         return None
@@ -604,7 +460,7 @@ _CHANNEL_KEYS: dict[str, set[str]] = {
 _SECRETS = {"password", "webhook_url", "webhook", "token"}
 
 
-def _channels(r: _Reader, raw: Any) -> tuple[ChannelConfig, ...]:
+def _channels(r: Reader, raw: Any) -> tuple[ChannelConfig, ...]:
     out = [ChannelConfig("console", "console")]
     if not isinstance(raw, list):
         r.fail("channel", "must be an array of tables ([[channel]])")
@@ -634,7 +490,7 @@ def _channels(r: _Reader, raw: Any) -> tuple[ChannelConfig, ...]:
     return tuple(out)
 
 
-def _check_channel(r: _Reader, p: str, kind: str, t: dict[str, Any]) -> None:
+def _check_channel(r: Reader, p: str, kind: str, t: dict[str, Any]) -> None:
     if kind == "email":
         host = r.value(t, "host", p, str, "")
         if not host:
@@ -672,7 +528,7 @@ def _check_channel(r: _Reader, p: str, kind: str, t: dict[str, Any]) -> None:
         r.positive(t, "timeout", p, 30.0, maximum=3600)
 
 
-def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig, ...]:
+def _watches(r: Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig, ...]:
     if raw is None:
         return Settings().watches
     if not isinstance(raw, list) or not raw:
@@ -707,7 +563,7 @@ def _watches(r: _Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig
     return tuple(out)
 
 
-def _dossiers(r: _Reader, t: Mapping[str, Any], p: str) -> tuple[DossierRef, ...]:
+def _dossiers(r: Reader, t: Mapping[str, Any], p: str) -> tuple[DossierRef, ...]:
     raw = t.get("dossiers", [])
     if isinstance(raw, (str, int)) and not isinstance(raw, bool):
         raw = [raw]

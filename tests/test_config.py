@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, channel_problems, parse
+from monitor.config import channel_problems, parse
+from monitor.configread import ConfigError
 from monitor.models import DossierRef
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.config import ConfigError, parse
+from monitor.config import parse
+from monitor.configread import ConfigError
 from monitor.schedule import Schedule, release
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.sru_server import SruServer

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import weblinks
-from ..config import ChannelConfig, Settings, secret_and_problem
+from ..config import ChannelConfig, Settings
+from ..configread import secret_and_problem
 from ..models import Alert
 from .base import Channel, DeliveryError
 from .console import ConsoleChannel

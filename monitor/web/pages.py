@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from ..config import Settings, WatchConfig, read_secret
+from ..config import Settings, WatchConfig
+from ..configread import read_secret
 from ..notify.base import redact
 from ..notify.render import MONTHS, LetterView, letter_view
 from ..store import letters as letter_store

@@ -17,7 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..config import Settings, WebConfig, read_secret
+from ..config import Settings, WebConfig
+from ..configread import read_secret
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
