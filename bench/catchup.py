@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import MB, Child, Section, sources, sqlite_url
 from bench.data import make_world, publish_backlog, publish_dossiers, watches_for
-from monitor import tkpoll
+from monitor.sources.syncfeed import poll as tkpoll
 from tests.fakes.tk_server import TkFeedServer
 
 

@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.common import FetchTap, diff, open_fds, peak_rss_mb, rss_mb
-from monitor import srupoll
 from monitor.context import freeze_startup_heap
 from monitor.poll import poll_source, prepare_watches
+from monitor.sources.sru import poll as srupoll
 from monitor.store import ops, schema
 from tests.harness import Harness, settings_for
 

@@ -223,7 +223,7 @@ def check_syncfeed(doc: Doctor, fetcher: Fetcher) -> None:
 
 
 def check_sru(doc: Doctor, fetcher: Fetcher) -> None:
-    from .sources.sru import build_query, parse_response
+    from .sources.sru.search import build_query, parse_response
 
     cfg = doc.settings.sru
     item = "sru"

@@ -19,11 +19,13 @@ from typing import Protocol
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import operator, srupoll, tkpoll
+from . import operator
 from .context import Context, owner_is_dead
 from .deliver import Deliverer, DrainResult
 from .detect import NewMatch, baseline
 from .http import SourceError
+from .sources.sru import poll as srupoll
+from .sources.syncfeed import poll as tkpoll
 from .store import letters as letter_store
 from .store import ops
 

@@ -27,8 +27,8 @@ from .enrich.model import EnrichError
 from .http import SourceError
 from .models import Alert, Attachment, Letter, LetterDetails, SruRecord
 from .notify.render import Renderer
-from .observe import attachment_from_sru, from_sru, is_attachment
-from .sources.sru import SruClient, build_query
+from .sources.sru.observe import attachment_from_sru, from_sru, is_attachment
+from .sources.sru.search import SruClient, build_query
 
 logger = logging.getLogger(__name__)
 

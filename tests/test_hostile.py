@@ -33,7 +33,7 @@ from monitor.notify.base import DeliveryError, redact
 from monitor.notify.email import EmailChannel
 from monitor.notify.slack import SlackChannel
 from monitor.retry import MAX_WAIT, parse_retry_after
-from monitor.sources.sru import SruClient
+from monitor.sources.sru.search import SruClient
 from monitor.store import open_engine, ops
 from monitor.store.schema import outbox
 from tests.fakes.hostile_server import HostileServer, Reply, deflate_gzip_bomb

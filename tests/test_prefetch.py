@@ -1,4 +1,4 @@
-"""Reading ahead in a thread (monitor.prefetch): order, errors, and stopping early."""
+"""Reading ahead in a thread (monitor.sources.syncfeed.prefetch): order, errors, and stopping early."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from monitor.prefetch import Prefetch
+from monitor.sources.syncfeed.prefetch import Prefetch
 
 
 def _wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -15,7 +15,7 @@ from lxml import etree
 
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
 from monitor.models import DossierRef, SruRecord
-from monitor.sources.sru import SruClient, build_query, parse_response
+from monitor.sources.sru.search import SruClient, build_query, parse_response
 from tests.fakes.sru_server import SruServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sru"

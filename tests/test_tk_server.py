@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from lxml import etree
 
-from monitor.sources.syncfeed import parse_entity, parse_feed
+from monitor.sources.syncfeed.feed import parse_entity, parse_feed
 from tests.fakes.tk_server import ATOM, AUTHOR, TK, TkFeedServer, _atom, _Entry, feed_header
 
 TRICKY = "A & B <c> \"d\" 'e' ]]> é € 😀\ttab\nnl\rcr  — “Karremans”"

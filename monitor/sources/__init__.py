@@ -1,0 +1,1 @@
+"""The sources the monitor polls, one package each."""

@@ -2,7 +2,7 @@
 
 It answers ``GET /sru?operation=searchRetrieve&version=2.0&query=…`` from a mutable list
 of records, with responses in the shape of the recorded payloads (tests/fixtures/recorded/sru/).  The
-CQL it understands is what ``monitor.sources.sru.build_query`` writes (AND/OR/NOT,
+CQL it understands is what ``monitor.sources.sru.search.build_query`` writes (AND/OR/NOT,
 parentheses, equality on a few indexes, date comparison on ``dt.modified``); anything
 else is answered, like the real service, with an SRU diagnostic 1/22 and HTTP 200.
 ``fail_next`` injects the failures seen or reported for the real service.

@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
+from ...context import Context
+from ...detect import NewMatch, Observation, record
+from ...http import SourceError
+from ...models import DossierRef, TkDocument, TkDossier, TkZaak
+from ...progress import Progress
+from ...store import mirror, ops
+from ...store.attachments import Sighting
 from . import observe
-from .context import Context
-from .detect import NewMatch, Observation, record
-from .http import SourceError
-from .models import DossierRef, TkDocument, TkDossier, TkZaak
+from .feed import SyncFeedClient
 from .prefetch import Prefetch
-from .progress import Progress
-from .sources.syncfeed import SyncFeedClient
-from .store import mirror, ops
-from .store.attachments import Sighting
 
 logger = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ..http import Fetcher, SourceError
-from ..models import DossierRef, SruPage, SruRecord
-from ..xmlsafe import attr, child, child_text, children, descendants, local, parse_xml, text
+from ...http import Fetcher, SourceError
+from ...models import DossierRef, SruPage, SruRecord
+from ...xmlsafe import attr, child, child_text, children, descendants, local, parse_xml, text
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from urllib.parse import quote, unquote, urljoin
 
 from lxml import etree
 
-from ..http import Fetcher, SourceError, within
-from ..models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
-from ..xmlsafe import attr, child_text, children, local, parse_xml, text
+from ...http import Fetcher, SourceError, within
+from ...models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
+from ...xmlsafe import attr, child_text, children, local, parse_xml, text
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from . import observe, operator
-from .context import Context
-from .detect import NewMatch, record
-from .models import DossierRef, SruRecord
-from .progress import Progress
-from .sources.sru import SruClient, build_query
-from .store import letters as letter_store
-from .store import mirror, ops
+from ... import operator
+from ...context import Context
+from ...detect import NewMatch, record
+from ...models import DossierRef, SruRecord
+from ...progress import Progress
+from ...store import letters as letter_store
+from ...store import mirror, ops
+from . import observe
+from .search import SruClient, build_query
 
 logger = logging.getLogger(__name__)
 

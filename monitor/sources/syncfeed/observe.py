@@ -1,4 +1,4 @@
-"""Source objects → :class:`~monitor.detect.Observation`: which keys and fields each source vouches for."""
+"""SyncFeed documents → :class:`~monitor.detect.Observation`: which keys and fields the Tweede Kamer vouches for."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import re
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from .detect import Observation, subject_key
-from .models import DossierRef, SruRecord, TkDocument
-from .store.attachments import Sighting
+from ...detect import Observation, subject_key
+from ...models import DossierRef, TkDocument
+from ...store.attachments import Sighting
 
 TK_SITE = "https://www.tweedekamer.nl/kamerstukken"
 
@@ -21,6 +21,9 @@ def tk_page_url(soort: str | None, document_nummer: str | None, zaak_nummer: str
     if (soort or "").lower() == "brief regering":
         return f"{TK_SITE}/brieven_regering/detail?{query}"
     return f"{TK_SITE}/detail?{query}"
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
 
 
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
@@ -63,28 +66,13 @@ def from_tk(
     return Observation("tk", doc.guid, tuple(keys), values, tuple(refs), weak=frozenset({"dossier_title"}))
 
 
-def is_attachment(item: SruRecord | TkDocument) -> bool:
-    """A Bijlage: SRU ``dcterms:type`` Bijlage or a ``blg-`` identifier; a TK Document of kind Bijlage.
+def is_attachment(doc: TkDocument) -> bool:
+    """A TK Document of kind Bijlage.
 
     A bijlage carries its *letter's* dossier and number, so it must never be observed as
     a letter: it would take the letter's Kamerstuk identity and publication links.
     """
-    if isinstance(item, SruRecord):
-        return (item.doc_type or "").casefold() == "bijlage" or item.identifier.casefold().startswith("blg-")
-    return (item.soort or "").strip().casefold() == "bijlage"
-
-
-def attachment_from_sru(rec: SruRecord) -> Sighting:
-    """An SRU Bijlage: attached by ``hoofddocument`` when it has one, else by dossier + ondernummer."""
-    parents = [f"ob:{rec.hoofddocument}"] if rec.hoofddocument else []
-    if rec.ondernummer:
-        # Only the first choice when there is no hoofddocument; with one, a fallback in case
-        # the letter is known by its number before its publication is.
-        parents += [f"kst:{d}-{rec.ondernummer}" for d in rec.dossiers]
-    title = rec.full_title or rec.document_title
-    return Sighting(
-        f"ob:{rec.identifier}", "sru", tuple(parents), title, rec.pdf_url, rec.preferred_url or rec.html_url
-    )
+    return (doc.soort or "").strip().casefold() == "bijlage"
 
 
 def attachment_from_tk(doc: TkDocument, dossiers: Sequence[DossierRef]) -> Sighting:
@@ -93,29 +81,3 @@ def attachment_from_tk(doc: TkDocument, dossiers: Sequence[DossierRef]) -> Sight
     if doc.volgnummer and doc.volgnummer > 0:  # inferred: a bijlage numbered like its letter
         parents += [f"kst:{d}-{doc.volgnummer}" for d in dossiers]
     return Sighting(f"tk:{doc.guid}", "tk", tuple(parents), doc.onderwerp or doc.titel, doc.enclosure_url)
-
-
-def from_sru(rec: SruRecord) -> Observation:
-    keys = [f"ob:{rec.identifier}"]
-    if rec.ondernummer:
-        keys += [f"kst:{d}-{rec.ondernummer}" for d in rec.dossiers]
-    keys += [k for d in rec.dossiers if (k := subject_key(d, rec.date, rec.document_title))]
-    values = {
-        "number": rec.ondernummer,
-        "ob_identifier": rec.identifier,
-        "ob_html_url": rec.preferred_url or rec.html_url,
-        "ob_pdf_url": rec.pdf_url,
-        "ob_html_source": rec.html_url,
-        "senders": "\n".join(rec.indieners) or None,
-        "dossier_title": rec.dossier_title,
-        "kind": rec.subtype,
-        "subject": rec.document_title,
-        "title": rec.full_title,
-        "date": rec.date,
-        "vergaderjaar": rec.vergaderjaar,
-    }
-    # TK's own fields win for what TK knows; a reprint never replaces the original's links.
-    weak = {"kind", "subject", "title", "date", "vergaderjaar"}
-    if rec.is_reprint:
-        weak |= {"ob_identifier", "ob_html_url", "ob_pdf_url", "ob_html_source"}
-    return Observation("sru", rec.identifier, tuple(keys), values, rec.dossiers, weak=frozenset(weak))

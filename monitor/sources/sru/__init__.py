@@ -1,0 +1,1 @@
+"""The officiële bekendmakingen (SRU) source: its search client, poll and observations."""
