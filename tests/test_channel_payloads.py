@@ -20,9 +20,10 @@ import jsonschema
 import pytest
 
 from monitor.models import Alert, Attachment, Letter, LetterDetails, Signatory
+from monitor.notify.markdown import md
 from monitor.notify.render import _shape, email_subject, where_to_read
 from monitor.notify.signing import signed_headers, signing_key
-from monitor.notify.teams_card import TEAMS_MAX_BYTES, md, teams_message
+from monitor.notify.teams_card import TEAMS_MAX_BYTES, teams_message
 from monitor.notify.webhook_body import MAX_LETTERS, webhook_body, webhook_id
 from tests.fakes.apprise_target import AppriseTarget
 from tests.fakes.teams_server import TeamsServer

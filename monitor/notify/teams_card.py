@@ -14,19 +14,19 @@ card uses at most :data:`CARD_BUDGET`), and no more than six buttons.  A card th
 be larger lists fewer letters (or bijlagen, or signatories) and says "… en N meer".
 
 Every text block is Markdown to Teams, and ``{{DATE(…)}}`` is a function to it: text from
-outside has the Markdown characters backslash-escaped and ``{{`` / ``${`` broken with a
-zero-width space, so a subject cannot make a link, a list, bold text or a date.
+outside goes through :mod:`.markdown`, so a subject cannot make a link, a list, bold text
+or a date.
 Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .markdown import code, md, md_link
 from .render import (
     TEST_SENTENCE,
     AttachmentView,
@@ -51,34 +51,6 @@ TEXT_MAX: Final = 2000  # one text block
 DIGEST_LETTERS: Final = 25  # at most, before the size decides
 DIGEST_SUMMARY: Final = 200
 LIST_MAX: Final = 30  # signatories, bijlagen
-
-# The characters that start Markdown anywhere in a line (emphasis, links, code, HTML) ...
-_MARKDOWN = re.compile(r"([\\`*_\[\]~<>])")
-# ... and those that do only at its start (a list item, a numbered item, a heading, a quote).
-_LINE_START = re.compile(r"^(?:([-+#>])|(\d+)\.(?=\s))")
-
-
-def md(text: str, limit: int = TEXT_MAX) -> str:
-    """``text`` (already one line) made inert for Teams' Markdown, at most about ``limit`` characters.
-
-    Only what Teams acts on is escaped, so ordinary text ("Informatie- en …", "(ICT)")
-    reads as it is.
-    """
-    text = _MARKDOWN.sub(r"\\\1", trim(text, limit))
-    text = _LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\.", text)
-    # "{{DATE(…)}}" and "${…}" are evaluated by Teams and Adaptive Card templating.
-    return text.replace("{{", "{\u200b{").replace("${", "$\u200b{")
-
-
-def md_link(url: str, label: str) -> str:
-    """``[label](url)`` for a URL from ``safe_url`` (parentheses encoded so the link cannot end early)."""
-    target = url.replace("(", "%28").replace(")", "%29")
-    return f"[{md(label, 200)}]({target})"
-
-
-def code(text: str) -> str:
-    """``text`` as inline code, to be copied as it is (nothing inside a code span is Markdown)."""
-    return "`" + trim(text, 300).replace("`", "'").replace("{{", "{\u200b{").replace("${", "$\u200b{") + "`"
 
 
 def _block(text: str, **style: Any) -> dict[str, Any]:
