@@ -23,6 +23,7 @@ from . import __version__, logsetup
 from .config import Settings, channel_problems, default_config_path, load
 from .configread import ConfigError
 from .logsetup import LOG_FORMATS, LogFormat
+from .sources import SOURCES
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -107,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "succeeded, 1 when one failed (for cron and systemd timers).",
     )  # fmt: skip
     poll.add_argument("--once", action="store_true", required=True, help="one cycle of every source, then exit")
-    poll.add_argument("--source", action="append", choices=["syncfeed", "sru"], help="only this source (repeatable)")
+    poll.add_argument("--source", action="append", choices=list(SOURCES), help="only this source (repeatable)")
     lst = command(
         "list", "recent letters per watch, newest first",
         "Recent letters per watch, newest first, with number, date, subject and links. Read-only.",
@@ -524,11 +525,7 @@ def _count(n: int, one: str, many: str) -> str:
 
 def _position(source: str, cursors: dict[str, str]) -> str:
     """Where a source has read up to, in its own terms (internal bookkeeping cursors are left out)."""
-    if source == "syncfeed" and "syncfeed:Document" in cursors:
-        return f"; read up to skiptoken {cursors['syncfeed:Document']} of the Document feed"
-    if source == "sru" and "sru:since" in cursors:
-        return f"; publications read up to {cursors['sru:since']}"
-    return ""
+    return SOURCES[source].position(cursors) if source in SOURCES else ""
 
 
 def _status(settings: Settings, engine: Engine, out: TextIO) -> int:

@@ -29,13 +29,11 @@ from .configread import (
 from .logsetup import LOG_FORMATS, LogFormat
 from .models import DossierRef
 from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
+from .sources import SOURCES, SourceConfig, default_configs
 
 DEFAULT_CONFIG_NAME = "kamermonitor.toml"
 DEFAULT_DATABASE = "sqlite:///kamermonitor.db"
-DEFAULT_DOSSIER = "26643"
 DEFAULT_KINDS = ("Brief*",)
-SYNCFEED_URL = "https://gegevensmagazijn.tweedekamer.nl/SyncFeed/2.0"
-SRU_URL = "https://repository.overheid.nl/sru"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,31 +44,6 @@ class HttpConfig:
     pause_seconds: float = 0.5
     user_agent: str = ""
     deadline_seconds: float = 120.0  # the whole request: connect, headers and body
-
-
-@dataclass(frozen=True, slots=True)
-class SyncFeedConfig:
-    enabled: bool = True
-    base_url: str = SYNCFEED_URL
-    interval_seconds: float = 120.0
-    jitter_seconds: float = 10.0
-    start_skiptoken: int | None = None
-    max_pages_per_poll: int = 20
-    related_every: int = 5  # read the Zaak/Kamerstukdossier feeds every Nth poll
-    entity_lookups_per_poll: int = 20
-    stale_hours: float = 6.0
-
-
-@dataclass(frozen=True, slots=True)
-class SruConfig:
-    enabled: bool = True
-    base_url: str = SRU_URL
-    interval_seconds: float = 600.0
-    jitter_seconds: float = 30.0
-    overlap_days: int = 3
-    page_size: int = 100
-    max_pages_per_poll: int = 10
-    max_dossier_clauses: int = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +138,7 @@ class Settings:
     log_format: LogFormat = "text"
     max_wait_seconds: float = 6 * 3600.0  # the longest Retry-After or backoff taken
     http: HttpConfig = HttpConfig()
-    syncfeed: SyncFeedConfig = SyncFeedConfig()
-    sru: SruConfig = SruConfig()
+    sources: Mapping[str, SourceConfig] = field(default_factory=default_configs)  # by name, as in SOURCES
     delivery: DeliveryConfig = DeliveryConfig()
     enrichment: EnrichmentConfig = EnrichmentConfig()
     operator: OperatorConfig = OperatorConfig()
@@ -179,7 +151,7 @@ class Settings:
         return next((c for c in self.channels if c.name == name), None)
 
     def enabled_sources(self) -> list[str]:
-        return [name for name, cfg in (("syncfeed", self.syncfeed), ("sru", self.sru)) if cfg.enabled]
+        return [name for name, cfg in self.sources.items() if cfg.enabled]
 
 
 def default_config_path() -> Path | None:
@@ -247,7 +219,7 @@ def parse(data: Mapping[str, Any]) -> Settings:
     _check_timezone(r, tz)
     http = _http(r, r.table(data, "http", ""))
     sources = r.table(data, "sources", "")
-    r.known(sources, "sources", {"syncfeed", "sru"})
+    r.known(sources, "sources", set(SOURCES))
     channels = _channels(r, data.get("channel", []))
     names = {c.name for c in channels}
     watches = _watches(r, data.get("watch"), names)
@@ -260,8 +232,10 @@ def parse(data: Mapping[str, Any]) -> Settings:
         log_format=cast(LogFormat, log_format),
         max_wait_seconds=r.positive(mon, "max_wait_seconds", "monitor", 6 * 3600.0, maximum=6 * 3600.0),
         http=http,
-        syncfeed=_syncfeed(r, r.table(sources, "syncfeed", "sources")),
-        sru=_sru(r, r.table(sources, "sru", "sources")),
+        sources={
+            name: src.read_config(r, r.table(sources, name, "sources"), f"sources.{name}")
+            for name, src in SOURCES.items()
+        },
         delivery=_delivery(r, r.table(data, "delivery", "")),
         enrichment=_enrichment(r, r.table(data, "enrichment", "")),
         operator=operator,
@@ -301,41 +275,6 @@ def _http(r: Reader, t: Mapping[str, Any]) -> HttpConfig:
         pause_seconds=r.non_negative(t, "pause_seconds", p, 0.5, maximum=3600),
         user_agent=r.value(t, "user_agent", p, str, ""),
         deadline_seconds=r.positive(t, "deadline_seconds", p, 120.0, maximum=3600),
-    )
-
-
-def _syncfeed(r: Reader, t: Mapping[str, Any]) -> SyncFeedConfig:
-    p = "sources.syncfeed"
-    r.known(t, p, set(SyncFeedConfig.__dataclass_fields__))
-    start = r.value(t, "start_skiptoken", p, int, -1)
-    if start >= 2**62:
-        r.fail(f"{p}.start_skiptoken", f"must be below 2**62, got {start!r}")
-        start = -1
-    return SyncFeedConfig(
-        enabled=r.value(t, "enabled", p, bool, True),
-        base_url=r.url(t, "base_url", p, SYNCFEED_URL),
-        interval_seconds=r.positive(t, "interval_seconds", p, 120.0),
-        jitter_seconds=r.non_negative(t, "jitter_seconds", p, 10.0),
-        start_skiptoken=start if start >= 0 else None,
-        max_pages_per_poll=r.count(t, "max_pages_per_poll", p, 20),
-        related_every=r.count(t, "related_every", p, 5),
-        entity_lookups_per_poll=r.count(t, "entity_lookups_per_poll", p, 20, minimum=0),
-        stale_hours=r.positive(t, "stale_hours", p, 6.0, maximum=24 * 366),
-    )
-
-
-def _sru(r: Reader, t: Mapping[str, Any]) -> SruConfig:
-    p = "sources.sru"
-    r.known(t, p, set(SruConfig.__dataclass_fields__))
-    return SruConfig(
-        enabled=r.value(t, "enabled", p, bool, True),
-        base_url=r.url(t, "base_url", p, SRU_URL),
-        interval_seconds=r.positive(t, "interval_seconds", p, 600.0),
-        jitter_seconds=r.non_negative(t, "jitter_seconds", p, 30.0),
-        overlap_days=r.count(t, "overlap_days", p, 3, minimum=0),
-        page_size=r.count(t, "page_size", p, 100, maximum=1000),
-        max_pages_per_poll=r.count(t, "max_pages_per_poll", p, 10),
-        max_dossier_clauses=r.count(t, "max_dossier_clauses", p, 25, minimum=0),
     )
 
 

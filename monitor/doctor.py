@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from .config import ChannelConfig, Settings
 from .http import Fetcher, FetchResult, SourceError, make_client, settings_from
+from .sources import SOURCES
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -42,14 +43,6 @@ if TYPE_CHECKING:
 Verdict = Literal["ok", "warning", "error"]
 EXIT = {"ok": 0, "warning": 1, "error": 2}
 CERT_WARN_DAYS = 14
-# The shape check reads the first entry of a feed page, not the page (250 entries).
-SHAPE_MAX_BYTES = 2 * 1024 * 1024
-_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?entry\s*>|</(?:[A-Za-z_][\w.-]*:)?feed\s*>")
-_FEED_ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?feed[\s>]")
-_LINK = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?link\s[^>]*>")
-_NEXT_TOKEN = re.compile(rb"skiptoken=(\d+)")
-_REL_NEXT = re.compile(rb"""\brel\s*=\s*["']next["']""")
-ATOM_NS = b"http://www.w3.org/2005/Atom"
 _SLACK_PATH = re.compile(r"/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+")
 
 
@@ -182,7 +175,7 @@ def _fetcher(settings: Settings) -> Fetcher:
     return Fetcher(make_client(http), http)
 
 
-def _http(doc: Doctor, item: str, fetch: Callable[[], FetchResult]) -> FetchResult:
+def http_step(doc: Doctor, item: str, fetch: Callable[[], FetchResult]) -> FetchResult:
     started = time.monotonic()
     try:
         result = fetch()
@@ -193,61 +186,6 @@ def _http(doc: Doctor, item: str, fetch: Callable[[], FetchResult]) -> FetchResu
         "ok", f"{item} HTTP", f"{result.status} from {result.url[:120]} ({len(result.content):,} bytes, {took:.2f} s)"
     )
     return result
-
-
-def check_syncfeed(doc: Doctor, fetcher: Fetcher) -> None:
-    cfg = doc.settings.syncfeed
-    item = "syncfeed"
-    doc.endpoint(item, cfg.base_url)
-    result = _http(
-        doc, item,
-        lambda: fetcher.get(
-            item, f"{cfg.base_url}/Feed", {"category": "Document"}, expect_xml=False,
-            max_bytes=SHAPE_MAX_BYTES, stop_when=lambda buf: _ENTRY_END.search(buf) is not None,
-        ),
-    )  # fmt: skip
-    body = result.content
-    root = _FEED_ROOT.search(body[:4096])
-    if root is None or ATOM_NS not in body[: root.end() + 2048]:
-        head = " ".join(body[:80].decode("utf-8", "replace").split())
-        raise doc.fail(f"{item} answer", f"not an Atom feed (starts with {head!r})")
-    tokens = [
-        int(m.group(1)) for link in _LINK.findall(body) if _REL_NEXT.search(link) and (m := _NEXT_TOKEN.search(link))
-    ]
-    if not tokens:
-        if b"entry" not in body[root.end() :]:
-            doc.say("warning", f"{item} answer", "an Atom feed, but the Document category has no entries")
-            return
-        raise doc.fail(f"{item} answer", "an Atom feed without a next link carrying a skiptoken")
-    doc.say("ok", f"{item} answer", f"Atom feed of documents, next link at skiptoken {tokens[0]}")
-
-
-def check_sru(doc: Doctor, fetcher: Fetcher) -> None:
-    from .sources.sru.search import build_query, parse_response
-
-    cfg = doc.settings.sru
-    item = "sru"
-    dossiers = sorted({d for w in doc.settings.watches for d in w.dossiers})
-    query = build_query(dossiers, None, max_dossier_clauses=cfg.max_dossier_clauses)
-    doc.endpoint(item, cfg.base_url)
-    params: dict[str, str | int] = {
-        "operation": "searchRetrieve", "version": "2.0", "startRecord": 1, "maximumRecords": 1, "query": query,
-    }  # fmt: skip
-    # expect_xml=False: an HTML page or other junk is a shape problem, judged by the parser below.
-    result = _http(doc, item, lambda: fetcher.get(item, cfg.base_url, params, expect_xml=False))
-    try:
-        page = parse_response(result.content, item)
-    except SourceError as exc:
-        raise doc.fail(f"{item} answer", exc.problem) from None
-    what = ", ".join(str(d) for d in dossiers) if dossiers else "any dossier (keyword watches only)"
-    if page.number_of_records is None:
-        raise doc.fail(f"{item} answer", "an SRU response without numberOfRecords")
-    if page.number_of_records == 0 and dossiers:
-        doc.say(
-            "warning", f"{item} answer", f"SRU response, but 0 publications for dossier(s) {what}; check the numbers"
-        )
-        return
-    doc.say("ok", f"{item} answer", f"SRU response, {page.number_of_records:,} publications for dossier(s) {what}")
 
 
 # -- channels -----------------------------------------------------------------------------
@@ -493,10 +431,10 @@ def run(settings: Settings, out: TextIO, *, send: bool = False) -> int:
     doc.say("ok", "config", f"{where}: {len(settings.watches)} watch(es), {len(settings.channels)} channel(s)")
     fetcher = _fetcher(settings)
     try:
-        for name, check in (("syncfeed", check_syncfeed), ("sru", check_sru)):
-            if getattr(settings, name).enabled:
+        for name, source in SOURCES.items():
+            if settings.sources[name].enabled:
                 with doc.item():
-                    check(doc, fetcher)
+                    source.check(doc, fetcher)
             else:
                 doc.say("ok", name, "disabled; not checked")
     finally:

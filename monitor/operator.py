@@ -72,12 +72,21 @@ def in_working_hours(ctx: Context, when: datetime) -> bool:
 
 
 def check_source(
-    ctx: Context, conn: Connection, source: str, ok: bool, error: str | None, *, foreign: bool = False
+    ctx: Context,
+    conn: Connection,
+    source: str,
+    ok: bool,
+    error: str | None,
+    *,
+    foreign: bool = False,
+    stalls: str | None = None,
 ) -> None:
     """After a poll: warn when failures reach the threshold, announce recovery, watch staleness.
 
     A link or redirect off the configured base URL (``foreign``) is told at once: it is a
-    hostile or misconfigured server, not an outage that may pass by itself.
+    hostile or misconfigured server, not an outage that may pass by itself.  Staleness is
+    watched only for a source that declares what its silence means (``stalls``, the end of
+    the warning); for the others days without news are normal.
     """
     health = ops.health(conn, source)
     key = f"source-failing:{source}"
@@ -95,7 +104,7 @@ def check_source(
             ctx, conn, key,
             f"{source} has failed {health.consecutive_failures} polls in a row; last error: {error}",
         )  # fmt: skip
-    if source != "syncfeed" or not ok:
+    if stalls is None or not ok:
         return
     stale = f"source-stale:{source}"
     limit = timedelta(hours=ctx.settings.operator.stale_hours)
@@ -105,7 +114,7 @@ def check_source(
             raise_condition(
                 ctx, conn, stale,
                 f"{source} answers but has produced no new documents for {_duration(now - health.last_new_data)}"
-                " during working hours; the Tweede Kamer feed may have stalled",
+                f" during working hours; {stalls}",
             )  # fmt: skip
     else:
         clear_condition(ctx, conn, stale, f"{source} produces new documents again")

@@ -11,10 +11,8 @@ polling the same source at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from typing import Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,8 +22,7 @@ from .context import Context, owner_is_dead
 from .deliver import Deliverer, DrainResult
 from .detect import NewMatch, baseline
 from .http import SourceError
-from .sources.sru import poll as srupoll
-from .sources.syncfeed import poll as tkpoll
+from .sources import SOURCES
 from .store import letters as letter_store
 from .store import ops
 
@@ -36,22 +33,9 @@ logger = logging.getLogger(__name__)
 SHORT_RETRY_AFTER_SECONDS = 3.0
 
 
-class PollResult(Protocol):
-    requests: int
-    new_matches: list[NewMatch]
-    new_data: bool
-
-
-SOURCES: dict[str, Callable[[Context], PollResult]] = {
-    "syncfeed": tkpoll.poll,
-    "sru": srupoll.poll,
-}
-
-
 @dataclass(slots=True)
 class CycleResult:
     ok: dict[str, bool] = field(default_factory=dict)
-    new_letters: int = 0
     delivery: DrainResult = field(default_factory=DrainResult)
 
 
@@ -74,7 +58,7 @@ def prepare_watches(ctx: Context) -> None:
 
 def announce_watches(ctx: Context) -> None:
     """Say once per watch "now watching dossier 26643 (N letters on record)"."""
-    sru_on = ctx.settings.sru.enabled
+    sources = [SOURCES[name] for name in enabled_sources(ctx)]
     with ctx.engine.begin() as conn:
         cursors = ops.all_cursors(conn)  # one read, however many watches
         pending = [w for w in ctx.settings.watches if cursors.get(f"announced:{w.name}") != w.fingerprint()]
@@ -83,8 +67,8 @@ def announce_watches(ctx: Context) -> None:
         counts = letter_store.count_matches(conn)
         for watch in pending:
             key = f"announced:{watch.name}"
-            if sru_on and any(srupoll.backfill_cursor(d) not in cursors for d in watch.dossiers):
-                continue  # wait until the official publications are on record
+            if not all(source.ready(cursors, watch.dossiers) for source in sources):
+                continue  # wait until every source has on record what this watch needs (its history)
             what = ", ".join(f"dossier {d}" for d in watch.dossiers)
             if watch.keywords:
                 what = (what + " and " if what else "") + "keywords " + ", ".join(repr(k) for k in watch.keywords)
@@ -99,7 +83,7 @@ def announce_watches(ctx: Context) -> None:
 def poll_source(ctx: Context, name: str) -> bool:
     """Poll one source; True on success.  Never raises for source problems."""
     now = ctx.now()
-    cfg = getattr(ctx.settings, name)
+    cfg = ctx.settings.sources[name]
     lease = f"poll:{name}"
     where = {"source": name}  # the JSON log's source field
     with ctx.engine.connect() as conn:
@@ -128,7 +112,7 @@ def poll_source(ctx: Context, name: str) -> bool:
     retry_after: float | None = None
     foreign = False
     try:
-        result = SOURCES[name](ctx)
+        result = SOURCES[name].poll(ctx)
     except SourceError as exc:
         error, retry_after, foreign = str(exc), exc.retry_after, exc.foreign
     except SQLAlchemyError:
@@ -152,7 +136,7 @@ def poll_source(ctx: Context, name: str) -> bool:
             h = ops.record_failure(conn, name, ctx.now(), error, retry_after)
             logger.warning("%s (failure %d in a row)", error, h.consecutive_failures, extra=where)
             operator.check_held_back(ctx, conn, h)
-        operator.check_source(ctx, conn, name, error is None, error, foreign=foreign)
+        operator.check_source(ctx, conn, name, error is None, error, foreign=foreign, stalls=SOURCES[name].stalls)
         ops.release_lease(conn, lease, ctx.owner)
         lags = _first_seen_lags(ctx, conn, result.new_matches) if error is None else []
     ctx.metrics.poll(name, error is None)

@@ -27,6 +27,8 @@ from .enrich.model import EnrichError
 from .http import SourceError
 from .models import Alert, Attachment, Letter, LetterDetails, SruRecord
 from .notify.render import Renderer
+from .sources import config_of
+from .sources.sru.config import NAME, SruConfig
 from .sources.sru.observe import attachment_from_sru, from_sru, is_attachment
 from .sources.sru.search import SruClient, build_query
 
@@ -70,7 +72,7 @@ def since_day(ctx: Context, days: int) -> date:
 
 def recent_records(ctx: Context, watch: WatchConfig, since: date) -> list[SruRecord]:
     """Kamerstuk records for the watch's dossiers (all, for a keyword-only watch) published since ``since``."""
-    cfg = ctx.settings.sru
+    cfg = config_of(ctx.settings.sources, NAME, SruConfig)
     client = SruClient(ctx.fetcher, cfg.base_url, page_size=cfg.page_size)
     # dt.modified moves on after publication, so it only narrows the query; the
     # publication date (else the document date) decides.

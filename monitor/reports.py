@@ -34,7 +34,6 @@ from .store.letters import Listed
 JSON_SCHEMA = 1
 OK, WARNING, CRITICAL = 0, 1, 2
 STATE_NAMES = {OK: "ok", WARNING: "warning", CRITICAL: "critical"}
-SOURCES = ("syncfeed", "sru")
 DELIVERY_STATES = ("pending", "retrying", "sending", "failed", "sent")
 # A source not attempted for this many intervals (and at least MIN_SILENCE) means the
 # service is not running, or a timer that runs ``poll --once`` has stopped.
@@ -57,7 +56,7 @@ class Verdict:
         return STATE_NAMES[self.code]
 
     def line(self) -> str:
-        """``KAMERMONITOR WARNING - syncfeed failed 2 polls in a row``."""
+        """``KAMERMONITOR WARNING - <source> failed 2 polls in a row``."""
         return f"KAMERMONITOR {self.state.upper()} - {self.summary}"
 
 
@@ -74,8 +73,8 @@ def status_document(settings: Settings, conn: Connection | None, now: datetime, 
         "warnings": [],
     }
     health = {h.source: h for h in ops.all_health(conn)} if conn is not None else {}
-    for name in SOURCES:
-        cfg = getattr(settings, name)
+    for name in settings.sources:
+        cfg = settings.sources[name]
         h = health.get(name) or ops.Health(name)
         doc["sources"].append({
             "name": name, "enabled": cfg.enabled, "interval_seconds": cfg.interval_seconds,

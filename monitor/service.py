@@ -159,7 +159,7 @@ class Service:
         # lease runs out (another instance may still be sending it).
         now = datetime.now(self.ctx.tz)
         for name in enabled_sources(self.ctx):
-            cfg = getattr(self.ctx.settings, name)
+            cfg = self.ctx.settings.sources[name]
             self.scheduler.add_job(
                 self._poll_job, IntervalTrigger(seconds=cfg.interval_seconds, jitter=cfg.jitter_seconds),
                 args=[name], id=f"poll-{name}", name=f"poll {name}", next_run_time=now,
@@ -181,7 +181,7 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
         schedule = ", ".join(
-            f"{n} every {getattr(self.ctx.settings, n).interval_seconds:.0f}s" for n in enabled_sources(self.ctx)
+            f"{n} every {self.ctx.settings.sources[n].interval_seconds:.0f}s" for n in enabled_sources(self.ctx)
         )
         database = self.ctx.engine.url.render_as_string(hide_password=True)
         logger.info(

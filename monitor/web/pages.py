@@ -24,6 +24,7 @@ from ..config import Settings, WatchConfig
 from ..configread import read_secret
 from ..notify.base import redact
 from ..notify.render import MONTHS, LetterView, letter_view
+from ..sources import SOURCES
 from ..store import letters as letter_store
 from ..store import ops
 from ..store import outbox as outbox_store
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 INLINE_WATCHES = 20  # watches whose letters the status page shows; the others get one line
 LETTERS_PER_WATCH = 5  # on the status page; a watch's own page shows FEED_LETTERS
-SOURCE_LABELS = {"syncfeed": "Tweede Kamer (SyncFeed)", "sru": "Officiële bekendmakingen (SRU)"}
+SOURCE_LABELS = {name: source.label for name, source in SOURCES.items()}
 KIND_LABELS = {"console": "console", "email": "e-mail", "slack": "Slack"}
 
 
@@ -271,8 +272,10 @@ def condition_text(key: str) -> str:
     """An active operational condition in Dutch (the log and the operator's alerts have the English detail)."""
     kind, _, subject = key.partition(":")
     source, _, dossier = subject.partition(":")
-    if kind == "source-stale" and source == "sru" and dossier:
-        return f"Officiële bekendmakingen (SRU) geeft geen resultaten meer voor dossier {dossier}"
+    if kind == "source-stale" and dossier and source in SOURCES:
+        own = SOURCES[source].condition_text(dossier)
+        if own is not None:
+            return own
     template = _CONDITIONS.get(kind)
     if template is None:
         return key

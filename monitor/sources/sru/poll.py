@@ -21,12 +21,14 @@ from ...models import DossierRef, SruRecord
 from ...progress import Progress
 from ...store import letters as letter_store
 from ...store import mirror, ops
-from . import observe
+from .. import config_of
+from . import backfill_cursor, observe
+from .config import NAME, SruConfig
 from .search import SruClient, build_query
 
 logger = logging.getLogger(__name__)
 
-SOURCE = "sru"
+SOURCE = NAME
 BACKFILL_PAGES = 40  # 26643 has ~1,500 kamerstukken: 15 pages of 100
 BACKFILLS_PER_POLL = 3
 LIVENESS_EVERY = timedelta(hours=24)
@@ -46,12 +48,8 @@ def watched_dossiers(ctx: Context) -> list[DossierRef]:
     return sorted({d for w in ctx.settings.watches for d in w.dossiers})
 
 
-def backfill_cursor(dossier: DossierRef) -> str:
-    return f"sru:backfill:{dossier}"
-
-
 def poll(ctx: Context) -> SruPollResult:
-    cfg = ctx.settings.sru
+    cfg = config_of(ctx.settings.sources, NAME, SruConfig)
     client = SruClient(ctx.fetcher, cfg.base_url, source=SOURCE, page_size=cfg.page_size)
     result = SruPollResult()
     dossiers = watched_dossiers(ctx)
@@ -100,7 +98,8 @@ def _check_liveness(ctx: Context, dossiers: list[DossierRef]) -> None:
         if last and now - datetime.fromisoformat(last) < LIVENESS_EVERY:
             return
         on_record = letter_store.published_counts(conn, dossiers)
-    probe = SruClient(ctx.fetcher, ctx.settings.sru.base_url, source=SOURCE, page_size=1)
+    base_url = config_of(ctx.settings.sources, NAME, SruConfig).base_url
+    probe = SruClient(ctx.fetcher, base_url, source=SOURCE, page_size=1)
     candidates = [d for d in dossiers if on_record.get(str(d))]
     # A few dossiers a day, in rotation: cheap for the source however many are watched.
     start = (now.toordinal() * LIVENESS_PER_DAY) % len(candidates) if candidates else 0

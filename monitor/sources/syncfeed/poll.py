@@ -27,13 +27,15 @@ from ...models import DossierRef, TkDocument, TkDossier, TkZaak
 from ...progress import Progress
 from ...store import mirror, ops
 from ...store.attachments import Sighting
+from .. import config_of
 from . import observe
+from .config import NAME, SyncFeedConfig
 from .feed import SyncFeedClient
 from .prefetch import Prefetch
 
 logger = logging.getLogger(__name__)
 
-SOURCE = "syncfeed"
+SOURCE = NAME
 # At most this many pages (of 250 entries) are read ahead and stored in one transaction.
 PAGES_PER_TRANSACTION = 4
 
@@ -46,12 +48,16 @@ class TkPollResult:
     new_data: bool = False
 
 
+def _config(ctx: Context) -> SyncFeedConfig:
+    return config_of(ctx.settings.sources, NAME, SyncFeedConfig)
+
+
 def cursor_name(category: str) -> str:
     return f"syncfeed:{category}"
 
 
 def poll(ctx: Context) -> TkPollResult:
-    cfg = ctx.settings.syncfeed
+    cfg = _config(ctx)
     client = SyncFeedClient(ctx.fetcher, cfg.base_url, source=SOURCE)
     result = TkPollResult()
     with ctx.engine.begin() as conn:
@@ -71,10 +77,11 @@ def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
         stored = ops.get_cursor(conn, cursor_name(category))
     if stored is not None:
         return int(stored)
+    configured = _config(ctx).start_skiptoken
     if category == "Kamerstukdossier":
         token = 0  # small enough (about 30 pages) to mirror whole, a few pages per poll
-    elif ctx.settings.syncfeed.start_skiptoken is not None:
-        token = ctx.settings.syncfeed.start_skiptoken
+    elif configured is not None:
+        token = configured
     else:
         progress = Progress(f"syncfeed: first start, finding the end of the {category} feed", "probes",
                             extra={"source": SOURCE})  # fmt: skip
@@ -92,7 +99,7 @@ def _poll_category(
     token = _start_token(ctx, client, category)
     # The next pages are read while this one is stored; pages that have already arrived
     # are stored together, in one transaction with the cursor that follows the last.
-    reader = client.pages(category, token, ctx.settings.syncfeed.max_pages_per_poll)
+    reader = client.pages(category, token, _config(ctx).max_pages_per_poll)
     progress = Progress(
         f"syncfeed: catching up {category}", start=token, position_name="skiptoken",
         end=lambda: _feed_end(client, category, token), extra={"source": SOURCE},
@@ -130,7 +137,7 @@ def _lookup_unknown(
     ctx: Context, client: SyncFeedClient, related: mirror.Related, entities: Iterable[TkDocument | TkZaak | TkDossier]
 ) -> list[TkDocument | TkZaak | TkDossier]:
     """Fetch dossiers and zaken the documents name but the mirror has never seen."""
-    budget = ctx.settings.syncfeed.entity_lookups_per_poll
+    budget = _config(ctx).entity_lookups_per_poll
     docs = [e for e in entities if isinstance(e, TkDocument) and not e.deleted]
     zaken_in_page = {e.guid for e in entities if isinstance(e, TkZaak)}
     dossiers_in_page = {e.guid for e in entities if isinstance(e, TkDossier)}
