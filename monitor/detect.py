@@ -36,13 +36,16 @@ logger = logging.getLogger(__name__)
 class Observation:
     """What one source says about one letter version."""
 
-    source: str  # "tk" | "sru" ("merge" for internal re-evaluation)
-    ref: str  # the mirror row it came from: TK guid or SRU identifier
+    identity: str  # the letter field holding the source's own id of it ("" for a re-evaluation of dossiers)
+    ref: str  # the mirror row it came from (the source's id)
     keys: tuple[str, ...]
     values: dict[str, Any] = field(default_factory=dict)
     dossiers: tuple[DossierRef, ...] = ()
     weak: frozenset[str] = frozenset()  # fields only filled when the letter has none yet
-    deleted: bool = False
+    retracts: bool = False  # the source withdrew it (a tombstone)
+    # Letter fields that, once filled, keep the letter through a retraction (an official
+    # publication is not undone by a withdrawn parliamentary document).
+    survives_if: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +70,15 @@ class Matcher:
 
     def __init__(self, watches: Sequence[WatchConfig]) -> None:
         self.watches = tuple(watches)
-        # Keyed by the dossier as letters store it ("36600-VII"): matching then needs no parsing.
-        self.by_dossier: dict[str, list[WatchConfig]] = {}
+        self.by_dossier: dict[DossierRef, list[WatchConfig]] = {}
         for w in self.watches:
             for d in w.dossiers:
-                self.by_dossier.setdefault(str(d), []).append(w)
+                self.by_dossier.setdefault(d, []).append(w)
         self.keyword_watches = [(w, [k.lower() for k in w.keywords]) for w in self.watches if w.keywords]
 
     def match(self, row: dict[str, Any]) -> list[tuple[WatchConfig, str]]:
         found: dict[str, tuple[WatchConfig, str]] = {}
-        for d in (row.get("dossiers") or "").split(","):
+        for d in row.get("dossiers") or ():
             for w in self.by_dossier.get(d, ()):
                 if w.name not in found and w.kind_matches(row.get("kind")):
                     found[w.name] = (w, f"u volgt dossier {d}")
@@ -99,14 +101,13 @@ def _apply(row: dict[str, Any], obs: Observation) -> bool:
         if row.get(key) != value:
             row[key] = value
             changed = True
-    known = [d for d in (row.get("dossiers") or "").split(",") if d]
-    merged = list(dict.fromkeys(known + [str(d) for d in obs.dossiers]))
+    known: tuple[DossierRef, ...] = row.get("dossiers") or ()
+    merged = tuple(dict.fromkeys((*known, *obs.dossiers)))
     if merged != known:
-        row["dossiers"] = ",".join(merged)
+        row["dossiers"] = merged
         changed = True
-    if obs.source in ("tk", "sru"):
-        # A TK tombstone retracts a letter unless it is officially published already.
-        deleted = obs.deleted and not row.get("ob_identifier")
+    if obs.identity:  # a source's word on the letter decides whether it exists; a re-evaluation does not
+        deleted = obs.retracts and not any(row.get(f) for f in obs.survives_if)
         if bool(row.get("deleted")) != deleted:
             row["deleted"] = deleted
             changed = True
@@ -115,7 +116,7 @@ def _apply(row: dict[str, Any], obs: Observation) -> bool:
 
 def _blank(now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {f: None for f in letter_store.LETTER_FIELDS}
-    row.update(dossiers="", senders="", deleted=False, first_seen=now, updated_at=now)
+    row.update(dossiers=(), senders="", deleted=False, first_seen=now, updated_at=now)
     return row
 
 
@@ -185,7 +186,7 @@ def record(
             if not was_published and rows[letter_id].get("ob_html_url") and not silent:
                 out.published.append(letter_id)
     for letter_id, refs in (extra_dossiers or {}).items():
-        if letter_id in rows and _apply(rows[letter_id], Observation("merge", "", (), dossiers=tuple(refs))):
+        if letter_id in rows and _apply(rows[letter_id], Observation("", "", (), dossiers=tuple(refs))):
             dirty.add(letter_id)
     ids = batch.flush()  # provisional ids → real ones; new letters are inserted whole
     out.letter_ids = {ref: ids.get(i, i) for ref, i in out.letter_ids.items()}
@@ -221,7 +222,7 @@ class _Batch:
     def resolve(self, obs: Observation) -> int | None:
         ids = sorted({self.key_map[k] for k in obs.keys if k in self.key_map and self._may_link(k, obs)})
         if not ids:
-            if obs.deleted:
+            if obs.retracts:
                 return None  # a tombstone for something never seen: nothing to do
             letter_id, self._next = self._next, self._next - 1
             self.rows[letter_id] = {**_blank(self.now), "id": letter_id}
@@ -241,7 +242,7 @@ class _Batch:
         if not key.startswith("subj:"):
             return True
         row = self.rows.get(self.key_map[key], {})
-        own = "tk_guid" if obs.source == "tk" else "ob_identifier"
+        own = obs.identity
         mine = obs.values.get(own)
         return not row.get(own) or row.get(own) == mine
 
@@ -258,8 +259,7 @@ class _Batch:
         for k in letter_store.LETTER_FIELDS:
             if not kept.get(k) and dropped.get(k):
                 kept[k] = dropped[k]
-        refs = tuple(DossierRef.parse(d) for d in (dropped.get("dossiers") or "").split(",") if d)
-        _apply(kept, Observation("merge", "", (), dossiers=refs))
+        _apply(kept, Observation("", "", (), dossiers=dropped.get("dossiers") or ()))
 
     def flush(self) -> dict[int, int]:
         """Insert new letters and keys; return provisional id → real id."""

@@ -135,7 +135,7 @@ def matching_letters(ctx: Context, watch: WatchConfig, days: int, *, enrich: boo
     found: list[tuple[SruRecord, str]] = []
     for rec in records:
         obs = from_sru(rec)
-        row = {**obs.values, "dossiers": ",".join(str(d) for d in obs.dossiers)}
+        row = {**obs.values, "dossiers": obs.dossiers}
         hits = matcher.match(row)
         if hits:
             found.append((rec, hits[0][1]))

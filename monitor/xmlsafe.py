@@ -86,3 +86,13 @@ def text(el: etree._Element | None) -> str | None:
 
 def child_text(el: etree._Element, name: str) -> str | None:
     return text(child(el, name))
+
+
+def integer(value: str | None) -> int | None:
+    """An element's or attribute's text as an integer (surrounding whitespace allowed); None if it is not one."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None

@@ -81,7 +81,7 @@ def merge(conn: Connection, keep: int, drop: int) -> None:
                 update(matches).where(matches.c.letter_id == drop, matches.c.watch == watch).values(letter_id=keep)
             )
     conn.execute(matches.delete().where(matches.c.letter_id == drop))
-    conn.execute(update(letters).where(letters.c.id == drop).values(deleted=True, dossiers=""))
+    conn.execute(update(letters).where(letters.c.id == drop).values(deleted=True, dossiers=()))
 
 
 # The columns a Letter is built from, in the order of Letter's fields.
@@ -93,19 +93,13 @@ _MODEL_FIELDS = (
 _MODEL_COLUMNS = tuple(letters.c[f] for f in _MODEL_FIELDS)
 
 
-@functools.lru_cache(maxsize=4096)
-def _dossiers(text: str) -> tuple[DossierRef, ...]:
-    """The stored dossier list ("26643,32761"); few distinct values, parsed once each."""
-    return tuple(DossierRef.parse(d) for d in text.split(",") if d)
-
-
 def to_model(row: dict[str, Any] | Row[Any]) -> Letter:
     m = row._mapping if isinstance(row, Row) else row
     return _letter(*(m[f] for f in _MODEL_FIELDS))
 
 
 def _letter(
-    id: int, dossiers: str | None, dossier_title: str | None, number: str | None, kind: str | None,
+    id: int, dossiers: tuple[DossierRef, ...], dossier_title: str | None, number: str | None, kind: str | None,
     date: Day | None, subject: str | None, vergaderjaar: str | None, document_nummer: str | None,
     zaak_nummer: str | None, tk_guid: str | None, ob_identifier: str | None, senders: str | None,
     tk_url: str | None, tk_file_url: str | None, ob_html_url: str | None, ob_pdf_url: str | None,
@@ -114,7 +108,7 @@ def _letter(
     """A Letter from the values of ``_MODEL_FIELDS``, in that order."""
     return Letter(
         id=id,
-        dossiers=_dossiers(dossiers) if dossiers else (),
+        dossiers=dossiers,
         dossier_title=dossier_title,
         number=number,
         kind=kind,
@@ -251,14 +245,14 @@ def published_counts(conn: Connection, dossiers: Iterable[DossierRef]) -> dict[s
     """Dossier → how many officially published letters (SRU records) are on record for it."""
     out: dict[str, int] = {}
     for d in dossiers:
-        # dossiers is a comma-separated list; match the whole item.
+        # The column holds "26643,32761": LIKE narrows the rows in the database, then the item is compared whole.
         pattern = letters.c.dossiers.like(f"%{d}%")
         rows = conn.execute(
             select(letters.c.dossiers).where(
                 pattern, letters.c.ob_identifier.is_not(None), letters.c.deleted.is_(False)
             )
         )
-        out[str(d)] = sum(1 for (text,) in rows if str(d) in text.split(","))
+        out[str(d)] = sum(1 for (refs,) in rows if d in refs)
     return out
 
 
@@ -323,8 +317,8 @@ _LISTED_COLUMNS = tuple(letters.c[f] for f in Listed._fields)
 
 
 @functools.lru_cache(maxsize=4096)
-def _dossier_names(text: str) -> tuple[str, ...]:
-    return tuple(str(d) for d in _dossiers(text))
+def _dossier_names(refs: tuple[DossierRef, ...]) -> tuple[str, ...]:
+    return tuple(str(d) for d in refs)
 
 
 def _ranked(watch_names: Sequence[str]) -> Subquery:
@@ -374,7 +368,7 @@ def recent_listed(conn: Connection, watch_names: Sequence[str], limit: int) -> d
     out: dict[str, list[Listed]] = {name: [] for name in watch_names}
     if watch_names:
         for row in _recent_rows(conn, watch_names, limit, _LISTED_COLUMNS):
-            out[row[0]].append(Listed(row[1], _dossier_names(row[2]) if row[2] else (), *row[3:]))
+            out[row[0]].append(Listed(row[1], _dossier_names(row[2]), *row[3:]))
     return out
 
 

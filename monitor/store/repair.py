@@ -50,7 +50,7 @@ def bijlagen_out_of_letters(conn: Connection, now: datetime) -> None:
     for lid, _tk in polluted:
         conn.execute(update(letters).where(letters.c.id == lid).values(**_OB_FIELDS, details_key=None))
     if retire:
-        conn.execute(update(letters).where(letters.c.id.in_(sorted(retire))).values(deleted=True, dossiers=""))
+        conn.execute(update(letters).where(letters.c.id.in_(sorted(retire))).values(deleted=True, dossiers=()))
         conn.execute(delete(letter_keys).where(letter_keys.c.letter_id.in_(sorted(retire))))
     conn.execute(delete(letter_keys).where(func.lower(letter_keys.c.key).like("ob:blg-%")))
     save(conn, sightings, now)

@@ -7,8 +7,10 @@ Timestamps are stored timezone-aware in UTC.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -31,6 +33,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.operators import OperatorType
+from sqlalchemy.types import TypeEngine
+
+from ..models import DossierRef
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -50,6 +56,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DossierList(TypeDecorator[tuple[DossierRef, ...]]):
+    """A letter's dossiers: ``tuple[DossierRef, ...]`` in Python, ``"26643,36600-VII"`` in the column.
+
+    The one place the stored form is written and read back.  A ``str`` is taken as the
+    stored form itself; compared with a ``str`` (``LIKE '%26643%'``) the column is plain text.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[DossierRef] | str | None, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return ",".join(str(d) for d in value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> tuple[DossierRef, ...]:
+        return _parse_dossiers(value) if value else ()
+
+    def coerce_compared_value(self, op: OperatorType | None, value: Any) -> TypeEngine[Any]:
+        return Text() if isinstance(value, str) else self
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_dossiers(text: str) -> tuple[DossierRef, ...]:
+    """Few distinct lists ("26643,32761") recur over thousands of letters: each is parsed once."""
+    return tuple(DossierRef.parse(d) for d in text.split(",") if d)
 
 
 metadata = MetaData()
@@ -146,7 +180,7 @@ letters = Table(
     "letters",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("dossiers", Text, nullable=False, default=""),  # "26643,32761" (DossierRef strings)
+    Column("dossiers", DossierList(), nullable=False, default=()),  # "26643,32761" in the database
     Column("dossier_title", Text),
     Column("number", String(32)),
     Column("kind", String(255)),

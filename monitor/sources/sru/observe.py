@@ -6,6 +6,8 @@ from ...detect import Observation, subject_key
 from ...models import SruRecord
 from ...store.attachments import Sighting
 
+IDENTITY = "ob_identifier"  # the letter field that holds a publication's identifier
+
 
 def is_attachment(rec: SruRecord) -> bool:
     """A Bijlage: SRU ``dcterms:type`` Bijlage or a ``blg-`` identifier.
@@ -52,4 +54,4 @@ def from_sru(rec: SruRecord) -> Observation:
     weak = {"kind", "subject", "title", "date", "vergaderjaar"}
     if rec.is_reprint:
         weak |= {"ob_identifier", "ob_html_url", "ob_pdf_url", "ob_html_source"}
-    return Observation("sru", rec.identifier, tuple(keys), values, rec.dossiers, weak=frozenset(weak))
+    return Observation(IDENTITY, rec.identifier, tuple(keys), values, rec.dossiers, weak=frozenset(weak))

@@ -28,7 +28,7 @@ from lxml import etree
 
 from ...http import Fetcher, SourceError
 from ...models import DossierRef, SruPage, SruRecord
-from ...xmlsafe import attr, child, child_text, children, descendants, local, parse_xml, text
+from ...xmlsafe import attr, child, child_text, children, descendants, integer, local, parse_xml, text
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ def parse_response(data: bytes, source: str = "sru") -> SruPage:
     container = child(root, "records")
     return SruPage(
         records=tuple(_parse_records(root, source)),
-        number_of_records=_int(child_text(root, "numberOfRecords")),
-        next_position=_int(child_text(root, "nextRecordPosition")),
+        number_of_records=integer(child_text(root, "numberOfRecords")),
+        next_position=integer(child_text(root, "nextRecordPosition")),
         returned=0 if container is None else sum(1 for _ in children(container, "record")),
     )
 
@@ -329,13 +329,6 @@ def _timestamp(value: str | None) -> datetime | None:
         return None
     try:
         return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
     except ValueError:
         return None
 

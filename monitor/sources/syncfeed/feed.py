@@ -24,7 +24,7 @@ from lxml import etree
 
 from ...http import Fetcher, SourceError, within
 from ...models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
-from ...xmlsafe import attr, child_text, children, local, parse_xml, text
+from ...xmlsafe import attr, child_text, children, integer, local, parse_xml, text
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def _parse_content(
             deleted=deleted,
             skiptoken=token,
             updated=updated,
-            nummer=_int(el.text("nummer")),
+            nummer=integer(el.text("nummer")),
             toevoeging=el.text("toevoeging"),
             titel=el.text("titel"),
         )
@@ -268,8 +268,8 @@ def _document(
     token: int | None,
     updated: datetime | None,
 ) -> TkDocument:
-    volgnummer = _int(el.text("volgnummer"))
-    length = _int(el.attr("contentLength"))
+    volgnummer = integer(el.text("volgnummer"))
+    length = integer(el.attr("contentLength"))
     bron = el.refs("bronDocument")
     return TkDocument(
         guid=guid,
@@ -320,7 +320,7 @@ def _skiptoken(url: str) -> int | None:
     """
     query = url[url.find("?") :] if "?" in url else ""
     match = _SKIPTOKEN.search(query.split("#", 1)[0])
-    return _int(unquote(match[1])) if match else None
+    return integer(unquote(match[1])) if match else None
 
 
 def _parse_updated(value: str | None) -> datetime | None:
@@ -343,15 +343,6 @@ def _parse_date(value: str | None) -> date | None:
         return None
     try:
         return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip())
     except ValueError:
         return None
 

@@ -11,6 +11,9 @@ from ...models import DossierRef, TkDocument
 from ...store.attachments import Sighting
 
 TK_SITE = "https://www.tweedekamer.nl/kamerstukken"
+IDENTITY = "tk_guid"  # the letter field that holds a Document's GUID
+# A withdrawn Document does not retract a letter that is officially published already.
+PUBLISHED = frozenset({"ob_identifier"})
 
 
 def tk_page_url(soort: str | None, document_nummer: str | None, zaak_nummer: str | None) -> str | None:
@@ -42,7 +45,7 @@ def from_tk(
     """``dossiers`` are the document's own dossiers plus those of its zaken, resolved to numbers."""
     keys = [f"tk:{doc.guid}"]
     if doc.deleted:
-        return Observation("tk", doc.guid, tuple(keys), deleted=True)
+        return Observation(IDENTITY, doc.guid, tuple(keys), retracts=True, survives_if=PUBLISHED)
     if doc.nummer:
         keys.append(f"tknr:{doc.nummer}")
     refs = [d for d, _ in dossiers]
@@ -63,7 +66,9 @@ def from_tk(
         "tk_file_url": doc.enclosure_url,
         "dossier_title": next((t for _, t in dossiers if t), None) or doc.titel,
     }
-    return Observation("tk", doc.guid, tuple(keys), values, tuple(refs), weak=frozenset({"dossier_title"}))
+    return Observation(
+        IDENTITY, doc.guid, tuple(keys), values, tuple(refs), weak=frozenset({"dossier_title"}), survives_if=PUBLISHED
+    )
 
 
 def is_attachment(doc: TkDocument) -> bool:
