@@ -17,7 +17,7 @@ from typing import Any
 from bench.common import MB, FetchTap, Section, sources, sqlite_url
 from bench.data import World, make_world, publish_backlog
 from monitor.http import Fetcher, HttpSettings, make_client
-from monitor.sources.syncfeed.feed import SyncFeedClient
+from monitor.sources.syncfeed.client import SyncFeedClient
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
 from tests.harness import Harness, settings_for

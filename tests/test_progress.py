@@ -9,7 +9,7 @@ import re
 import pytest
 
 from monitor.progress import Progress
-from monitor.sources.syncfeed.feed import SyncFeedClient
+from monitor.sources.syncfeed.client import SyncFeedClient
 from tests.fakes.tk_server import TkFeedServer
 from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
 

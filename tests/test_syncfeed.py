@@ -12,7 +12,8 @@ import pytest
 
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
 from monitor.models import TkDocument, TkDossier, TkZaak
-from monitor.sources.syncfeed.feed import PROBE_MAX_BYTES, SyncFeedClient, parse_entity, parse_feed
+from monitor.sources.syncfeed.client import PROBE_MAX_BYTES, SyncFeedClient
+from monitor.sources.syncfeed.feed import parse_entity, parse_feed
 from tests.fakes.tk_server import TkFeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "syncfeed"

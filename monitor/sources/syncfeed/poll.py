@@ -29,8 +29,8 @@ from ...store import mirror, ops
 from ...store.attachments import Sighting
 from .. import config_of
 from . import observe
+from .client import SyncFeedClient
 from .config import NAME, SyncFeedConfig
-from .feed import SyncFeedClient
 from .prefetch import Prefetch
 
 logger = logging.getLogger(__name__)
