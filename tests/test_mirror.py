@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from monitor.models import DossierRef, TkDossier, TkZaak
-from monitor.store import mirror, open_engine
+from monitor.sources.syncfeed import mirror
+from monitor.store import open_engine
 from monitor.store.db import insert_many, upsert
 from monitor.store.schema import letters, outbox
 

@@ -20,9 +20,9 @@ from ...detect import NewMatch, record
 from ...models import DossierRef, SruRecord
 from ...progress import Progress
 from ...store import letters as letter_store
-from ...store import mirror, ops
+from ...store import ops
 from .. import config_of
-from . import backfill_cursor, observe
+from . import backfill_cursor, mirror, observe
 from .config import NAME, SruConfig
 from .search import SruClient, build_query
 

@@ -25,10 +25,10 @@ from ...detect import NewMatch, Observation, record
 from ...http import SourceError
 from ...models import DossierRef, TkDocument, TkDossier, TkZaak
 from ...progress import Progress
-from ...store import mirror, ops
+from ...store import ops
 from ...store.attachments import Sighting
 from .. import config_of
-from . import observe
+from . import mirror, observe
 from .client import SyncFeedClient
 from .config import NAME, SyncFeedConfig
 from .prefetch import Prefetch

@@ -1,4 +1,4 @@
-"""The raw mirror of what the sources said: TK dossiers, zaken, documents and SRU records.
+"""The raw mirror of what the SyncFeed said: TK dossiers, zaken and documents.
 
 Only what identity and re-evaluation need is kept; the merged, human-facing view lives
 in :mod:`monitor.store.letters`.
@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete
 
-from ..models import DossierRef, TkDocument, TkDossier, TkZaak
-from .db import chunks, insert_many, rows_where_in, upsert
-from .schema import sru_records, tk_document_refs, tk_documents, tk_dossiers, tk_zaken
+from ...models import DossierRef, TkDocument, TkDossier, TkZaak
+from ...store.db import chunks, insert_many, rows_where_in, upsert
+from ...store.schema import tk_document_refs, tk_documents, tk_dossiers, tk_zaken
 
 E = TypeVar("E", TkDocument, TkZaak, TkDossier)
 
@@ -212,17 +212,3 @@ def document_refs(conn: Connection, doc_guids: Iterable[str]) -> dict[str, tuple
         entry = out.setdefault(doc, ([], []))
         (entry[0] if kind == "dossier" else entry[1]).append(ref)
     return out
-
-
-def sru_versions(conn: Connection, identifiers: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for chunk in chunks(list(set(identifiers))):
-        rows = conn.execute(
-            select(sru_records.c.identifier, sru_records.c.version).where(sru_records.c.identifier.in_(chunk))
-        )
-        out.update({ident: version for ident, version in rows})
-    return out
-
-
-def upsert_sru(conn: Connection, rows: Sequence[dict[str, object]]) -> None:
-    upsert(conn, sru_records, rows, ["identifier"])
