@@ -25,10 +25,11 @@ from .context import Context
 from .detect import Matcher, letter_from
 from .enrich.model import EnrichError
 from .http import SourceError
-from .models import Alert, Attachment, Letter, LetterDetails, SruRecord
+from .models import Alert, Attachment, Letter, LetterDetails
 from .notify.render import Renderer
 from .sources import config_of
 from .sources.sru.config import NAME, SruConfig
+from .sources.sru.models import SruRecord
 from .sources.sru.observe import attachment_from_sru, from_sru, is_attachment
 from .sources.sru.search import SruClient, build_query
 

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from monitor.models import DossierRef, TkDossier, TkZaak
+from monitor.models import DossierRef
 from monitor.sources.syncfeed import mirror
+from monitor.sources.syncfeed.models import TkDossier, TkZaak
 from monitor.store import open_engine
 from monitor.store.db import insert_many, upsert
 from monitor.store.schema import letters, outbox

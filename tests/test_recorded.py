@@ -13,10 +13,12 @@ from lxml import etree
 from monitor.enrich.html import parse_publication_html
 from monitor.enrich.pdftext import extract_pdf_text, parse_letter_text
 from monitor.http import SourceError
-from monitor.models import DossierRef, SruRecord, TkDossier
+from monitor.models import DossierRef
+from monitor.sources.sru.models import SruRecord
 from monitor.sources.sru.observe import attachment_from_sru, from_sru, is_attachment
 from monitor.sources.sru.search import parse_response
 from monitor.sources.syncfeed.feed import parse_feed
+from monitor.sources.syncfeed.models import TkDossier
 from tests.fakes.sru_server import SruServer, diagnostic_xml
 from tests.fakes.tk_server import TkFeedServer
 

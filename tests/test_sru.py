@@ -14,7 +14,8 @@ import pytest
 from lxml import etree
 
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
-from monitor.models import DossierRef, SruRecord
+from monitor.models import DossierRef
+from monitor.sources.sru.models import SruRecord
 from monitor.sources.sru.search import SruClient, build_query, parse_response
 from tests.fakes.sru_server import SruServer
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
-from monitor.models import TkDocument, TkDossier, TkZaak
 from monitor.sources.syncfeed.client import PROBE_MAX_BYTES, SyncFeedClient
 from monitor.sources.syncfeed.feed import parse_entity, parse_feed
+from monitor.sources.syncfeed.models import TkDocument, TkDossier, TkZaak
 from tests.fakes.tk_server import TkFeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "syncfeed"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...detect import Observation, subject_key
-from ...models import SruRecord
 from ...store.attachments import Sighting
+from .models import SruRecord
 
 IDENTITY = "ob_identifier"  # the letter field that holds a publication's identifier
 

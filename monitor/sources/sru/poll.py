@@ -17,13 +17,14 @@ from datetime import date, datetime, timedelta
 from ... import operator
 from ...context import Context
 from ...detect import NewMatch, record
-from ...models import DossierRef, SruRecord
+from ...models import DossierRef
 from ...progress import Progress
 from ...store import letters as letter_store
 from ...store import ops
 from .. import config_of
 from . import backfill_cursor, mirror, observe
 from .config import NAME, SruConfig
+from .models import SruRecord
 from .search import SruClient, build_query
 
 logger = logging.getLogger(__name__)

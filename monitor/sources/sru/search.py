@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from ...http import Fetcher, SourceError
-from ...models import DossierRef, SruPage, SruRecord
+from ...models import DossierRef
 from ...xmlsafe import attr, child, child_text, children, descendants, integer, local, parse_xml, text
+from .models import SruPage, SruRecord
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Final
 from urllib.parse import quote, urljoin
 
 from ...http import Fetcher, SourceError
-from ...models import FeedPage, TkEntity
 from ...xmlsafe import children
 from .feed import Links, feed_root, parse_entity, parse_feed
+from .models import FeedPage, TkEntity
 
 logger = logging.getLogger(__name__)
 

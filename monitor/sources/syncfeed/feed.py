@@ -22,8 +22,8 @@ from urllib.parse import unquote, urljoin
 from lxml import etree
 
 from ...http import SourceError, within
-from ...models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
 from ...xmlsafe import attr, child_text, children, integer, local, parse_xml, text
+from .models import FeedPage, TkDocument, TkDossier, TkEntity, TkZaak
 
 logger = logging.getLogger(__name__)
 

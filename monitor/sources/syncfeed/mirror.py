@@ -12,9 +12,10 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, Table, delete
 
-from ...models import DossierRef, TkDocument, TkDossier, TkZaak
+from ...models import DossierRef
 from ...store.db import chunks, insert_many, rows_where_in, upsert
 from ...store.schema import tk_document_refs, tk_documents, tk_dossiers, tk_zaken
+from .models import TkDocument, TkDossier, TkZaak
 
 E = TypeVar("E", TkDocument, TkZaak, TkDossier)
 

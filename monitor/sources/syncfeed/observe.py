@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from ...detect import Observation, subject_key
-from ...models import DossierRef, TkDocument
+from ...models import DossierRef
 from ...store.attachments import Sighting
+from .models import TkDocument
 
 TK_SITE = "https://www.tweedekamer.nl/kamerstukken"
 IDENTITY = "tk_guid"  # the letter field that holds a Document's GUID

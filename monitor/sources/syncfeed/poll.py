@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from ...context import Context
 from ...detect import NewMatch, Observation, record
 from ...http import SourceError
-from ...models import DossierRef, TkDocument, TkDossier, TkZaak
+from ...models import DossierRef
 from ...progress import Progress
 from ...store import ops
 from ...store.attachments import Sighting
@@ -31,6 +31,7 @@ from .. import config_of
 from . import mirror, observe
 from .client import SyncFeedClient
 from .config import NAME, SyncFeedConfig
+from .models import TkDocument, TkDossier, TkZaak
 from .prefetch import Prefetch
 
 logger = logging.getLogger(__name__)
