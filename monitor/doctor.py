@@ -2,9 +2,8 @@
 
 One line per item, printed as soon as it is known: ``OK``, ``WARNING`` or ``ERROR``,
 what was checked, and the exact cause.  For each enabled source: DNS, TCP connect, TLS
-(certificate and its expiry), HTTP, and whether the answer has the expected shape (an
-Atom page with a skiptoken link; an SRU response with a record count for the watched
-dossiers).  For each e-mail channel: connect, EHLO, STARTTLS and AUTH, then QUIT without
+(certificate and its expiry), HTTP, and whether the answer has the shape its poll expects
+(each source's own check, :meth:`monitor.sources.Source.check`).  For each e-mail channel: connect, EHLO, STARTTLS and AUTH, then QUIT without
 sending.  For each Slack channel: the webhook URL's form and its endpoint, and with
 ``--send`` a test message.  The database: URL, driver, schema version and write access
 (tested by a write that is rolled back).  The ``[web]`` listen address: a running

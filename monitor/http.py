@@ -56,7 +56,7 @@ def within(url: str, base: str) -> bool:
         same = (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
     except ValueError:
         return False
-    # "/SyncFeed/2.0/../../other" and its percent-encoded spellings are not inside the prefix.
+    # "/Feed/2.0/../../other" and its percent-encoded spellings are not inside the prefix "/Feed/2.0".
     path = posixpath.normpath(unquote(u.path) or "/")
     prefix = posixpath.normpath(unquote(b.path) or "/").rstrip("/")
     return same and (path == prefix or path.startswith(prefix + "/") or not prefix)

@@ -5,8 +5,8 @@ line at most every :data:`EVERY_SECONDS`: what was read, the rate, and — when 
 position is known — how far there is to go and about how long that takes.  On a terminal
 (standard error is a TTY and the log format is text) a tqdm bar shows the same instead.
 
-The end position may cost requests (a SyncFeed catch-up learns the feed's end with the
-bounded end search), so it is asked for only when the first line is due, and only once.
+The end position may cost requests (a feed's catch-up may learn where the feed ends with a
+bounded search), so it is asked for only when the first line is due, and only once.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Progress:
     ) -> None:
         self.label = label
         self.unit = unit
-        self.total = total  # a known count of units (SRU's numberOfRecords)
+        self.total = total  # a known count of units (a search's record count)
         self.start = start  # the position work began at (a skiptoken)
         self.position = start
         self._end_fn = end

@@ -30,7 +30,7 @@ class Sighting:
     """What one source says about one attachment."""
 
     ref: str  # ob:blg-936562 | tk:<guid>
-    source: str  # sru | tk
+    source: str  # the observing source's short tag, as stored in attachments.source
     parents: tuple[str, ...] = ()  # letter identity keys, strongest first
     title: str | None = None
     url: str | None = None  # its file (PDF)
@@ -132,8 +132,9 @@ def for_letters(
 ) -> dict[int, tuple[Attachment, ...]]:
     """Each letter's attachments, first seen first; ``only`` limits them to these refs.
 
-    One bijlage can be seen by both sources (a TK Document and an SRU record, with no
-    identifier in common): one title under one letter is listed once, as first seen.
+    One bijlage can be seen by more than one source (a parliamentary Document and an
+    official publication, with no identifier in common): one title under one letter is
+    listed once, as first seen.
     """
     picked = set(only) if only is not None else None
     out: dict[int, list[Attachment]] = {}

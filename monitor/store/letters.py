@@ -242,7 +242,7 @@ def with_details(conn: Connection, found: Sequence[Letter]) -> list[Letter]:
 
 
 def published_counts(conn: Connection, dossiers: Iterable[DossierRef]) -> dict[str, int]:
-    """Dossier → how many officially published letters (SRU records) are on record for it."""
+    """Dossier → how many officially published letters (with an ``ob_identifier``) are on record for it."""
     out: dict[str, int] = {}
     for d in dossiers:
         # The column holds "26643,32761": LIKE narrows the rows in the database, then the item is compared whole.
