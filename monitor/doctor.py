@@ -1,14 +1,15 @@
 """``kamermonitor doctor``: a live, read-only check of everything the configuration names.
 
-One line per item, printed as soon as it is known: ``OK``, ``WARNING`` or ``ERROR``,
-what was checked, and the exact cause.  For each enabled source: DNS, TCP connect, TLS
+One line per item, printed as soon as it is known: ``OK``, ``WARNING`` or ``ERROR``, what
+was checked, and the exact cause.  For each enabled source: DNS, TCP connect, TLS
 (certificate and its expiry), HTTP, and whether the answer has the shape its poll expects
-(each source's own check, :meth:`monitor.sources.Source.check`).  For each e-mail channel: connect, EHLO, STARTTLS and AUTH, then QUIT without
-sending.  For each Slack channel: the webhook URL's form and its endpoint, and with
-``--send`` a test message.  The database: URL, driver, schema version and write access
-(tested by a write that is rolled back).  The ``[web]`` listen address: a running
-kamermonitor answers ``/healthz`` there, or the address is free to bind (the test socket
-is closed at once).  Exit 0 when everything is ok, 1 on a warning, 2 on an error.
+(each source's own check, :meth:`monitor.sources.Source.check`).  For each e-mail channel:
+connect, EHLO, STARTTLS and AUTH, then QUIT without sending.  For each Slack channel: the
+webhook URL's form and its endpoint, and with ``--send`` a test message.  The database: URL,
+driver, schema version and write access (tested by a write that is rolled back).  The
+``[web]`` listen address: a running kamermonitor answers ``/healthz`` there, or the address
+is free to bind (the test socket is closed at once).  Exit 0 when everything is ok, 1 on a
+warning, 2 on an error.
 
 It never moves a cursor, queues a delivery or creates a database: it uses no Context
 and opens the store without migrating.
