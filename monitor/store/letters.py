@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Subquery, bindparam, fals
 from ..models import Day, DossierRef, Letter, LetterDetails, kamerstuk_citation
 from . import attachments as attachment_store
 from .db import chunks, insert_many, rows_where_in, upsert
-from .schema import letter_keys, letters, matches, sru_records, tk_documents, watches
+from .schema import MIRRORED_LETTER_IDS, letter_keys, letters, matches, tk_documents, watches
 
 LETTER_FIELDS = (
     "dossiers", "dossier_title", "number", "kind", "date", "subject", "title", "vergaderjaar",
@@ -71,8 +71,8 @@ def save_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def merge(conn: Connection, keep: int, drop: int) -> None:
     """Two letters turned out to be one: move everything of ``drop`` onto ``keep``."""
     conn.execute(update(letter_keys).where(letter_keys.c.letter_id == drop).values(letter_id=keep))
-    conn.execute(update(tk_documents).where(tk_documents.c.letter_id == drop).values(letter_id=keep))
-    conn.execute(update(sru_records).where(sru_records.c.letter_id == drop).values(letter_id=keep))
+    for column in MIRRORED_LETTER_IDS:
+        conn.execute(update(column.table).where(column == drop).values({column: keep}))
     attachment_store.move(conn, keep, drop)
     kept = set(conn.execute(select(matches.c.watch).where(matches.c.letter_id == keep)).scalars())
     for watch in conn.execute(select(matches.c.watch).where(matches.c.letter_id == drop)).scalars().all():

@@ -176,6 +176,10 @@ sru_records = Table(
     Column("hoofddocument", String(128), index=True),
 )
 
+# The sources' mirror rows that point at a letter: when two letters turn out to be one,
+# every one of them follows the letter that is kept.
+MIRRORED_LETTER_IDS = (tk_documents.c.letter_id, sru_records.c.letter_id)
+
 letters = Table(
     "letters",
     metadata,
