@@ -352,7 +352,7 @@ def _status_machine(settings: Settings, engine: Engine | None, out: TextIO, *, a
 
 
 def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO) -> int:
-    from .deliver import Deliverer
+    from .notify.deliver import Deliverer
     from .notify.registry import build_channels
 
     channels = build_channels(ctx.settings, stream=out)

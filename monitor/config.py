@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,6 +28,8 @@ from .configread import (
 )
 from .logsetup import LOG_FORMATS, LogFormat
 from .models import DossierRef
+from .notify.base import Options
+from .notify.registry import CHANNEL_TYPES, secret_keys
 from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
 from .sources import SOURCES, SourceConfig, default_configs
 
@@ -91,14 +93,18 @@ class WebConfig:
 @dataclass(frozen=True, slots=True)
 class ChannelConfig:
     name: str
-    type: str  # console | email | slack
-    options: Mapping[str, Any] = field(default_factory=dict)
+    type: str  # a key of monitor.notify.registry.CHANNEL_TYPES
+    options: Options = Options()  # the type's own, read and checked by it
     schedule: Schedule | None = None
 
     def secret(self, key: str) -> str | None:
         """Resolve ``<key>_env``: the variable's value, or the content of ``<VAR>_FILE``."""
-        var = self.options.get(f"{key}_env")
-        return read_secret(var) if isinstance(var, str) else None
+        var = self.options.secret_vars().get(key)
+        return read_secret(var) if var else None
+
+    def targets(self) -> tuple[str, ...]:
+        """One outbox row per target: each e-mail recipient, or the single target "" for the rest."""
+        return self.options.targets()
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,30 +386,13 @@ def _schedule(r: Reader, t: Mapping[str, Any], p: str) -> Schedule | None:
     return out
 
 
-_CHANNEL_KEYS: dict[str, set[str]] = {
-    "console": set(),
-    "email": {
-        "host",
-        "port",
-        "security",
-        "username",
-        "password_env",
-        "from",
-        "to",
-        "timeout",
-        "message_id_domain",
-        "list_unsubscribe",
-    },
-    "slack": {"webhook_url_env", "timeout"},
-}
-_SECRETS = {"password", "webhook_url", "webhook", "token"}
-
-
 def _channels(r: Reader, raw: Any) -> tuple[ChannelConfig, ...]:
+    """The ``[[channel]]`` tables: name, type and schedule here; each type reads its own keys."""
     out = [ChannelConfig("console", "console")]
     if not isinstance(raw, list):
         r.fail("channel", "must be an array of tables ([[channel]])")
         return tuple(out)
+    secrets = secret_keys()
     for i, t in enumerate(raw):
         p = f"channel[{i}]"
         if not isinstance(t, Mapping):
@@ -415,56 +404,18 @@ def _channels(r: Reader, raw: Any) -> tuple[ChannelConfig, ...]:
             r.fail(f"{p}.name", f"must be a simple name (letters, digits, - _ .), got {name!r}")
         elif any(c.name == name for c in out):
             r.fail(f"{p}.name", f"duplicate channel name {name!r}")
-        if kind not in _CHANNEL_KEYS:
-            r.fail(f"{p}.type", f"must be one of {', '.join(sorted(_CHANNEL_KEYS))}, got {kind!r}")
+        channel_type = CHANNEL_TYPES.get(kind)
+        if channel_type is None:
+            r.fail(f"{p}.type", f"must be one of {', '.join(sorted(CHANNEL_TYPES))}, got {kind!r}")
             continue
         for key in t:
-            if key in _SECRETS:
+            if key in secrets:
                 r.fail(f"{p}.{key}", f"secrets are not read from the config file; use {key}_env")
-        allowed = _CHANNEL_KEYS[kind] | {"name", "type"} | _SCHEDULE_KEYS
-        r.known({k: v for k, v in t.items() if k not in _SECRETS}, p, allowed)
-        opts = dict(t)
-        _check_channel(r, p, kind, opts)
-        out.append(ChannelConfig(name, kind, opts, _schedule(r, t, p)))
+        allowed = {*channel_type.keys, "name", "type", *_SCHEDULE_KEYS}
+        r.known({k: v for k, v in t.items() if k not in secrets}, p, allowed)
+        options = channel_type.read(r, t, p)
+        out.append(ChannelConfig(name, kind, options, _schedule(r, t, p)))
     return tuple(out)
-
-
-def _check_channel(r: Reader, p: str, kind: str, t: dict[str, Any]) -> None:
-    if kind == "email":
-        host = r.value(t, "host", p, str, "")
-        if not host:
-            r.fail(f"{p}.host", "required for an email channel")
-        security = r.value(t, "security", p, str, "starttls")
-        if security not in ("ssl", "starttls", "none"):
-            r.fail(f"{p}.security", f"must be ssl, starttls or none, got {security!r}")
-        t.setdefault("security", security)
-        t.setdefault("port", {"ssl": 465, "starttls": 587}.get(security, 25))
-        port = r.value(t, "port", p, int, 587)
-        if not 0 < port < 65536:
-            r.fail(f"{p}.port", f"not a port number: {port!r}")
-        sender = r.value(t, "from", p, str, "")
-        if not sender:
-            r.fail(f"{p}.from", "required for an email channel")
-        elif "@" not in sender:
-            r.fail(f"{p}.from", f"not an email address: {sender!r}")
-        for key in ("from", "list_unsubscribe", "host", "username"):
-            r.header_safe(t, key, p)
-        domain = r.value(t, "message_id_domain", p, str, "kamermonitor.invalid")
-        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", domain):
-            r.fail(f"{p}.message_id_domain", f"not a domain name: {domain!r}")
-        to = r.strings(t, "to", p, ())
-        if not to:
-            r.fail(f"{p}.to", "at least one recipient is required")
-        for j, addr in enumerate(to):
-            if "@" not in addr or any(ch in addr for ch in "\r\n<> ,"):
-                r.fail(f"{p}.to[{j}]", f"not an email address: {addr!r}")
-        t["to"] = to
-        if t.get("username") and not t.get("password_env"):
-            r.fail(f"{p}.password_env", "required when username is set")
-    elif kind == "slack" and not isinstance(t.get("webhook_url_env"), str):
-        r.fail(f"{p}.webhook_url_env", "required: the environment variable holding the webhook URL")
-    if "timeout" in t:
-        r.positive(t, "timeout", p, 30.0, maximum=3600)
 
 
 def _watches(r: Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig, ...]:
@@ -536,15 +487,12 @@ def channel_problems(settings: Settings, env_check: Callable[[str], str | None] 
 
     problems = []
     for i, ch in enumerate(settings.channels[1:]):
-        for key in ("password", "webhook_url"):
-            var = ch.options.get(f"{key}_env")
-            if not isinstance(var, str):
-                continue
+        for key, var in ch.options.secret_vars().items():
             value, problem = secret(var)
+            if problem is None and value is not None:
+                problem = ch.options.secret_problem(key, var, value)
             if problem:
                 problems.append(f"channel[{i}].{key}_env: {problem}")
-            elif key == "webhook_url" and value is not None and not re.match(r"^https?://[^\s/?#]+", value, re.I):
-                problems.append(f"channel[{i}].{key}_env: {var} does not hold an http(s) URL")
     var = settings.web.token_env
     if settings.web.enabled and var:
         _, problem = secret(var)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
-from .config import ChannelConfig, Settings, WatchConfig
+from .config import Settings, WatchConfig
 from .detect import Matcher, NewMatch
 from .http import Fetcher, make_client, settings_from
 from .metrics import Recorder
@@ -30,13 +30,6 @@ from .schedule import IMMEDIATE, release
 from .store import letters as letter_store
 from .store import open_engine
 from .store import outbox as outbox_store
-
-
-def channel_targets(channel: ChannelConfig) -> tuple[str, ...]:
-    """Recipients of a channel: each email address, or the single target "" for the rest."""
-    if channel.type == "email":
-        return tuple(channel.options.get("to", ()))
-    return ("",)
 
 
 def new_owner() -> str:
@@ -149,7 +142,7 @@ class Context:
             if channel is None:
                 continue
             when, hold = release(watch.schedule or channel.schedule or IMMEDIATE, now, self.tz)
-            out += [(name, target, when, hold) for target in channel_targets(channel)]
+            out += [(name, target, when, hold) for target in channel.targets()]
         return out
 
     def enqueue(self, conn: Connection, matches: Sequence[NewMatch]) -> int:

@@ -35,6 +35,8 @@ from urllib.parse import urlsplit
 
 from .config import ChannelConfig, Settings
 from .http import Fetcher, FetchResult, SourceError, make_client, settings_from
+from .notify.email import EmailOptions
+from .notify.slack import SlackOptions
 from .sources import SOURCES
 
 if TYPE_CHECKING:
@@ -191,17 +193,14 @@ def http_step(doc: Doctor, item: str, fetch: Callable[[], FetchResult]) -> Fetch
 # -- channels -----------------------------------------------------------------------------
 
 
-def check_email(doc: Doctor, cfg: ChannelConfig) -> None:
-    o = cfg.options
+def check_email(doc: Doctor, cfg: ChannelConfig, o: EmailOptions) -> None:
     item = f"channel {cfg.name}"
-    host, port, security = str(o["host"]), int(o["port"]), str(o.get("security", "starttls"))
-    password = cfg.secret("password") if o.get("password_env") else None
-    if o.get("password_env") and not password:
-        raise doc.fail(
-            f"{item} AUTH", f"environment variable {o['password_env']} (or {o['password_env']}_FILE) is not set"
-        )
+    host, port, security = o.host, o.port, o.security
+    password = cfg.secret("password") if o.password_env else None
+    if o.password_env and not password:
+        raise doc.fail(f"{item} AUTH", f"environment variable {o.password_env} (or {o.password_env}_FILE) is not set")
     doc.resolve(item, host, port)
-    timeout = float(o.get("timeout", 30.0))
+    timeout = o.timeout
     smtp: smtplib.SMTP | None = None
     try:
         try:
@@ -219,7 +218,7 @@ def check_email(doc: Doctor, cfg: ChannelConfig) -> None:
             doc.say("ok", f"{item} TLS", f"implicit TLS to {host}:{port} ({_tls_version(smtp)})")
         else:
             doc.say("ok", f"{item} connect", f"{host}:{port} answered")
-        _smtp_session(doc, item, smtp, host, security, o.get("username"), password)
+        _smtp_session(doc, item, smtp, host, security, o.username, password)
     finally:
         if smtp is not None:
             try:
@@ -273,11 +272,11 @@ def _text(raw: bytes | str) -> str:
     return " ".join(text.split())[:200]
 
 
-def check_slack(doc: Doctor, cfg: ChannelConfig) -> None:
+def check_slack(doc: Doctor, cfg: ChannelConfig, o: SlackOptions) -> None:
     from .notify.slack import redact_webhook
 
     item = f"channel {cfg.name}"
-    var = cfg.options.get("webhook_url_env")
+    var = o.webhook_url_env
     url = cfg.secret("webhook_url")
     if not url:
         raise doc.fail(f"{item} webhook", f"environment variable {var} (or {var}_FILE) is not set")
@@ -441,10 +440,10 @@ def run(settings: Settings, out: TextIO, *, send: bool = False) -> int:
         fetcher.client.close()
     for cfg in settings.channels:
         with doc.item():
-            if cfg.type == "email":
-                check_email(doc, cfg)
-            elif cfg.type == "slack":
-                check_slack(doc, cfg)
+            if isinstance(cfg.options, EmailOptions):
+                check_email(doc, cfg, cfg.options)
+            elif isinstance(cfg.options, SlackOptions):
+                check_slack(doc, cfg, cfg.options)
             else:
                 doc.say("ok", f"channel {cfg.name}", f"{cfg.type}: nothing to check")
     with doc.item():

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from .context import Context, channel_targets
+from .context import Context
 from .store import ops
 from .store import outbox as outbox_store
 
@@ -26,7 +26,7 @@ def _send(ctx: Context, conn: Connection, key: str, message: str, now: datetime)
         channel = ctx.settings.channel(name)
         if channel is None:
             continue
-        for target in channel_targets(channel):
+        for target in channel.targets():
             rows.append({
                 "idem_key": f"op:{key}:{now.isoformat()}:{name}:{target}"[:255], "event": "operator",
                 "channel": name, "target": target, "text": message,

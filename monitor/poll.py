@@ -19,9 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import operator
 from .context import Context, owner_is_dead
-from .deliver import Deliverer, DrainResult
 from .detect import NewMatch, baseline
 from .http import SourceError
+from .notify.deliver import Deliverer, DrainResult
 from .sources import SOURCES
 from .store import letters as letter_store
 from .store import ops

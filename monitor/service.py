@@ -43,7 +43,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import sdnotify
 from .context import Context, freeze_startup_heap
-from .deliver import Deliverer
+from .notify.deliver import Deliverer
 from .poll import announce_watches, deliver, enabled_sources, poll_source, prepare_watches
 from .store import guard
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from monitor.config import Settings, parse
 from monitor.context import Context
-from monitor.deliver import Deliverer
+from monitor.notify.deliver import Deliverer
 from monitor.notify.registry import build_channels
 from monitor.poll import CycleResult, run_cycle
 

@@ -140,7 +140,7 @@ def test_python_dash_m_monitor_is_the_same_command() -> None:
 # SMTP, the source parsers, and the monitor's polling and delivery machinery.
 NOT_FOR_READERS = (
     "httpx", "jinja2", "apscheduler", "smtplib", "lxml", "bs4", "pypdf", "sqlalchemy.dialects.postgresql",
-    "monitor.context", "monitor.http", "monitor.detect", "monitor.poll", "monitor.deliver", "monitor.preview",
+    "monitor.context", "monitor.http", "monitor.detect", "monitor.poll", "monitor.notify.deliver", "monitor.preview",
     "monitor.service",
 )  # fmt: skip
 # Runs a command, then writes the names of the loaded modules to the file named by $KM_TEST_MODULES.

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from monitor.deliver import Deliverer
 from monitor.models import Alert
+from monitor.notify.deliver import Deliverer
 from monitor.store import outbox as outbox_store
 from monitor.store.outbox import Delivery
 from tests.fakes.tk_server import TkFeedServer

@@ -28,6 +28,7 @@ import yaml
 
 from monitor import sdnotify
 from monitor.config import load
+from monitor.notify.email import EmailOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ROOT / "deploy" / "systemd"
@@ -198,7 +199,8 @@ def test_compose_runs_the_image_with_postgres_secrets_and_a_mail_catcher_to_try_
 def test_the_try_configuration_sends_to_the_mail_catcher(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load(ROOT / "deploy" / "docker" / "try.toml")
     [mail] = [c for c in settings.channels if c.type == "email"]
-    assert mail.options["host"] == "mailpit" and mail.options["security"] == "none"
+    assert isinstance(mail.options, EmailOptions)
+    assert mail.options.host == "mailpit" and mail.options.security == "none"
 
 
 def test_a_database_url_can_come_from_a_secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,10 +26,10 @@ from sqlalchemy import insert, select
 
 from monitor import cli
 from monitor.context import Context, owner_is_dead
-from monitor.deliver import Deliverer
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
 from monitor.models import Alert
 from monitor.notify.base import DeliveryError, redact
+from monitor.notify.deliver import Deliverer
 from monitor.notify.email import EmailChannel
 from monitor.notify.slack import SlackChannel
 from monitor.retry import MAX_WAIT, parse_retry_after

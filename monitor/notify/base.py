@@ -9,9 +9,15 @@ the operator.  Secrets never appear in messages.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TextIO, TypeVar
 
 from ..models import Alert
+
+if TYPE_CHECKING:
+    from ..configread import Reader
+    from .render import Renderer
 
 
 class DeliveryError(Exception):
@@ -27,7 +33,7 @@ class Channel(Protocol):
     """A configured destination (``[[channel]]`` in the config)."""
 
     name: str
-    kind: str  # "console" | "email" | "slack"
+    kind: str  # its type's name in the registry
     min_interval: float  # seconds between two messages on this channel (Slack: 1.0)
     # One outbox row per (alert, channel, target): email recipients each get their own
     # row so a refusal for one address never re-sends to the others; Slack and the
@@ -78,3 +84,56 @@ def redact(text: str, secrets: tuple[str, ...] | list[str]) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+# --------------------------------------------------------------------------- channel types
+
+
+class Options:
+    """A channel type's own options, read from its ``[[channel]]`` table (a frozen dataclass).
+
+    Subclasses override what applies to them; a channel with no secrets and one target
+    (the console) needs nothing else.
+    """
+
+    __slots__ = ()
+
+    def secret_vars(self) -> Mapping[str, str]:
+        """Secret name ("password") → the environment variable its ``<name>_env`` option names."""
+        return {}
+
+    def targets(self) -> tuple[str, ...]:
+        """One outbox row per target: e-mail recipients each get their own; the rest have ""."""
+        return ("",)
+
+    def secret_problem(self, key: str, var: str, value: str) -> str | None:
+        """Why the secret ``value`` (found in ``$var``) cannot work, checked by ``check-config``."""
+        return None
+
+
+OptionsT = TypeVar("OptionsT", bound=Options)
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """What building a channel may use besides its options."""
+
+    renderer: Renderer
+    stream: TextIO | None  # the console's stream (None: stdout)
+    timezone: str  # the monitor's, for dates shown in messages
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelType(Generic[OptionsT]):
+    """One entry of :data:`monitor.notify.registry.CHANNEL_TYPES`: everything the monitor knows of a type.
+
+    ``read`` validates the type's own keys of a ``[[channel]]`` table (the registry checks
+    ``name``, ``type``, the schedule keys and unknown keys) and records each problem in the
+    reader; ``build`` makes the channel, raising ValueError when it cannot work (a secret
+    not set), which makes it an unusable channel that names the reason.
+    """
+
+    keys: frozenset[str]
+    read: Callable[[Reader, Mapping[str, Any], str], OptionsT]
+    build: Callable[[str, OptionsT, Tools], Channel]
+    secrets: frozenset[str] = frozenset()  # option names that are secrets: written as ``<name>_env``

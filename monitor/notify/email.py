@@ -13,27 +13,139 @@ import hashlib
 import re
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from zoneinfo import ZoneInfo
 
+from ..configread import Reader, secret_and_problem
 from ..models import Alert
 from ..watchdog import Watchdog
-from .base import DeliveryError, redact
+from .base import ChannelType, DeliveryError, Options, Tools, redact
 from .headers import plain_header, unsafe_reason
-from .render import Renderer, default_renderer, thread_dossier
 
 if TYPE_CHECKING:
     # smtplib is imported where a message is sent: ``status`` builds the channels only to
-    # describe them.
+    # describe them.  The renderer too: the configuration reads this module's options.
     import smtplib
 
+    from .render import Renderer
+
 Security = Literal["ssl", "starttls", "none"]
+SECURITY = ("ssl", "starttls", "none")
+PORTS = {"ssl": 465, "starttls": 587}  # the port when none is given; 25 for "none"
 
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+NO_DOMAIN = "kamermonitor.invalid"
+
+
+@dataclass(frozen=True)
+class EmailOptions(Options):
+    """``type = "email"``: an SMTP server and the recipients, each of whom gets a message of their own."""
+
+    host: str = ""
+    sender: str = ""  # ``from``
+    recipients: tuple[str, ...] = ()  # ``to``
+    port: int = 0  # 0: PORTS by ``security``
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    timeout: float = 30.0
+    message_id_domain: str | None = None  # None: the sender's domain
+    list_unsubscribe: str | None = None
+
+    def secret_vars(self) -> Mapping[str, str]:
+        return {"password": self.password_env} if self.password_env else {}
+
+    def targets(self) -> tuple[str, ...]:
+        return self.recipients
+
+    @classmethod
+    def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> EmailOptions:
+        host = r.value(t, "host", p, str, cls.host)
+        if not host:
+            r.fail(f"{p}.host", "required for an email channel")
+        security = r.value(t, "security", p, str, cls.security)
+        if security not in SECURITY:
+            r.fail(f"{p}.security", f"must be ssl, starttls or none, got {security!r}")
+        port = r.value(t, "port", p, int, PORTS.get(security, 25))
+        if not 0 < port < 65536:
+            r.fail(f"{p}.port", f"not a port number: {port!r}")
+        sender = r.value(t, "from", p, str, cls.sender)
+        if not sender:
+            r.fail(f"{p}.from", "required for an email channel")
+        elif "@" not in sender:
+            r.fail(f"{p}.from", f"not an email address: {sender!r}")
+        for key in ("from", "list_unsubscribe", "host", "username"):
+            r.header_safe(t, key, p)
+        domain = r.value(t, "message_id_domain", p, str, NO_DOMAIN)
+        if not _DOMAIN_RE.fullmatch(domain):
+            r.fail(f"{p}.message_id_domain", f"not a domain name: {domain!r}")
+        to = r.strings(t, "to", p, cls.recipients)
+        if not to:
+            r.fail(f"{p}.to", "at least one recipient is required")
+        for j, addr in enumerate(to):
+            if "@" not in addr or any(ch in addr for ch in "\r\n<> ,"):
+                r.fail(f"{p}.to[{j}]", f"not an email address: {addr!r}")
+        if t.get("username") and not t.get("password_env"):
+            r.fail(f"{p}.password_env", "required when username is set")
+        return cls(
+            host=host,
+            sender=sender,
+            recipients=to,
+            port=port,
+            security=security,
+            timeout=r.positive(t, "timeout", p, cls.timeout, maximum=3600),
+            message_id_domain=domain if "message_id_domain" in t else None,
+            username=r.value(t, "username", p, str, "") or None,
+            password_env=r.value(t, "password_env", p, str, "") or None,
+            list_unsubscribe=r.value(t, "list_unsubscribe", p, str, "") or None,
+        )
+
+
+def _build(name: str, o: EmailOptions, tools: Tools) -> EmailChannel:
+    password, problem = secret_and_problem(o.password_env) if o.password_env else (None, None)
+    if problem:
+        raise ValueError(problem)
+    return EmailChannel(
+        name,
+        host=o.host,
+        port=o.port,
+        security=o.security,
+        username=o.username,
+        password=password,
+        sender=o.sender,
+        recipients=o.recipients,
+        timeout=o.timeout,
+        message_id_domain=o.message_id_domain,
+        timezone=tools.timezone,
+        list_unsubscribe=o.list_unsubscribe,
+        renderer=tools.renderer,
+    )
+
+
+EMAIL = ChannelType(
+    keys=frozenset(
+        {
+            "host",
+            "port",
+            "security",
+            "username",
+            "password_env",
+            "from",
+            "to",
+            "timeout",
+            "message_id_domain",
+            "list_unsubscribe",
+        }
+    ),
+    read=EmailOptions.read,
+    build=_build,
+    secrets=frozenset({"password"}),
+)
 
 
 def _hash8(text: str) -> str:
@@ -49,7 +161,7 @@ def sender_domain(sender: str) -> str:
     """
     _, at, domain = parseaddr(sender)[1].rpartition("@")
     domain = domain.strip().rstrip(".")
-    return domain.lower() if at and _DOMAIN_RE.fullmatch(domain) else "kamermonitor.invalid"
+    return domain.lower() if at and _DOMAIN_RE.fullmatch(domain) else NO_DOMAIN
 
 
 def _reply_text(raw: bytes | str) -> str:
@@ -72,7 +184,7 @@ class EmailChannel:
         password: str | None,
         sender: str,
         recipients: tuple[str, ...],
-        timeout: float = 30,
+        timeout: float = EmailOptions.timeout,
         message_id_domain: str | None = None,
         timezone: str = "Europe/Amsterdam",
         clock: Callable[[], datetime] | None = None,
@@ -107,6 +219,8 @@ class EmailChannel:
 
     @property
     def renderer(self) -> Renderer:
+        from .render import default_renderer
+
         return self._renderer or default_renderer()
 
     def __repr__(self) -> str:  # never show the password
@@ -125,6 +239,8 @@ class EmailChannel:
         return f"<kamermonitor.{alert.delivery_id}.{_hash8(target)}@{self.message_id_domain}>"
 
     def build_message(self, alert: Alert, target: str) -> EmailMessage:
+        from .render import thread_dossier
+
         r = self.renderer
         msg = EmailMessage()
         headers = {

@@ -1,21 +1,34 @@
-"""Build the configured channels: one readable table from channel type to constructor."""
+"""The channel types: one readable table from a ``[[channel]]``'s ``type`` to what the monitor needs of it.
+
+Each type's module holds its options (they read and check their own keys, name their own
+secrets and targets), its factory and its channel; this table is the only list of them.
+Adding a channel type is a module and one line here (see docs/architecture.md).
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import weblinks
-from ..config import ChannelConfig, Settings
-from ..configread import secret_and_problem
 from ..models import Alert
-from .base import Channel, DeliveryError
-from .console import ConsoleChannel
-from .email import EmailChannel
-from .render import Renderer
-from .slack import SlackChannel
+from . import console, email, slack
+from .base import Channel, ChannelType, DeliveryError, Tools
+
+if TYPE_CHECKING:
+    from ..config import ChannelConfig, Settings
+
+CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
+    "console": console.CONSOLE,
+    "email": email.EMAIL,
+    "slack": slack.SLACK,
+}
+
+
+def secret_keys() -> frozenset[str]:
+    """Keys no ``[[channel]]`` table may hold, whatever its type: each is a secret written in the file."""
+    return frozenset().union(*(t.secrets for t in CHANNEL_TYPES.values()))
 
 
 class UnusableChannel:
@@ -40,59 +53,20 @@ class UnusableChannel:
         return f"{self.kind} (unusable: {self.reason})"
 
 
-def _email(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
-    o = cfg.options
-    password, problem = secret_and_problem(str(o["password_env"])) if o.get("password_env") else (None, None)
-    recipients = tuple(o.get("to", ()))
-    if problem:
-        return UnusableChannel(cfg.name, "email", problem, recipients)
-    return EmailChannel(
-        cfg.name,
-        host=str(o["host"]),
-        port=int(o["port"]),
-        security=str(o.get("security", "starttls")),
-        username=o.get("username"),
-        password=password,
-        sender=str(o["from"]),
-        recipients=recipients,
-        timeout=float(o.get("timeout", 30.0)),
-        message_id_domain=str(o["message_id_domain"]) if o.get("message_id_domain") else None,
-        timezone=timezone,
-        list_unsubscribe=o.get("list_unsubscribe"),
-        renderer=renderer,
-    )
-
-
-def _slack(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
-    url, problem = secret_and_problem(str(cfg.options.get("webhook_url_env")))
-    if problem or not url:
-        return UnusableChannel(cfg.name, "slack", problem or "no webhook URL")
-    return SlackChannel(cfg.name, webhook_url=url, timeout=float(cfg.options.get("timeout", 15.0)), renderer=renderer)
-
-
-def _console(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
-    return ConsoleChannel(cfg.name, stream=stream)
-
-
-# (channel's config, renderer, console stream, the monitor's time zone) → channel
-CHANNEL_TYPES: dict[str, Callable[[ChannelConfig, Renderer, TextIO | None, str], Channel]] = {
-    "console": _console,
-    "email": _email,
-    "slack": _slack,
-}
-
-
 def build_channels(settings: Settings, *, stream: TextIO | None = None) -> dict[str, Channel]:
+    from .render import Renderer
+
     base = settings.web.base_url
     # With a web surface, "where to read the rest" of a digest is the watch's page there.
     watch_url = functools.partial(weblinks.watch_url, base) if base else None
     renderer = Renderer(Path(settings.template_dir) if settings.template_dir else None, watch_url=watch_url)
-    return {c.name: _build(c, renderer, stream, settings.timezone) for c in settings.channels}
+    tools = Tools(renderer, stream, settings.timezone)
+    return {c.name: _build(c, tools) for c in settings.channels}
 
 
-def _build(cfg: ChannelConfig, renderer: Renderer, stream: TextIO | None, timezone: str) -> Channel:
+def _build(cfg: ChannelConfig, tools: Tools) -> Channel:
     """The channel, or an unusable one naming why (e.g. a webhook variable holding ``ftp://…``)."""
     try:
-        return CHANNEL_TYPES[cfg.type](cfg, renderer, stream, timezone)
+        return CHANNEL_TYPES[cfg.type].build(cfg.name, cfg.options, tools)
     except ValueError as exc:
-        return UnusableChannel(cfg.name, cfg.type, str(exc), tuple(cfg.options.get("to", ())) or ("",))
+        return UnusableChannel(cfg.name, cfg.type, str(exc), cfg.options.targets() or ("",))

@@ -10,20 +10,63 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..configread import Reader, secret_and_problem
 from ..models import Alert
 from ..retry import parse_retry_after
-from .base import DeliveryError, redact
-from .render import Renderer, default_renderer
+from .base import ChannelType, DeliveryError, Options, Tools, redact
 
 if TYPE_CHECKING:
     import httpx  # imported when the first message is sent: ``status`` only describes the channel
 
+    from .render import Renderer
+
 CONTENT_TYPE = "application/json; charset=utf-8"
 SLACK_MAX_REPLY = 64 * 1024  # Slack answers "ok" or an error word; keep no more than this of a reply
+
+
+@dataclass(frozen=True)
+class SlackOptions(Options):
+    """``type = "slack"``: an incoming webhook, its URL in the variable ``webhook_url_env`` names."""
+
+    webhook_url_env: str = ""
+    timeout: float = 15.0
+
+    def secret_vars(self) -> Mapping[str, str]:
+        return {"webhook_url": self.webhook_url_env}
+
+    def secret_problem(self, key: str, var: str, value: str) -> str | None:
+        if not re.match(r"^https?://[^\s/?#]+", value, re.I):
+            return f"{var} does not hold an http(s) URL"
+        return None
+
+    @classmethod
+    def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> SlackOptions:
+        var = t.get("webhook_url_env")
+        if not isinstance(var, str):
+            r.fail(f"{p}.webhook_url_env", "required: the environment variable holding the webhook URL")
+        timeout = r.positive(t, "timeout", p, cls.timeout, maximum=3600)
+        return cls(var if isinstance(var, str) else cls.webhook_url_env, timeout)
+
+
+def _build(name: str, o: SlackOptions, tools: Tools) -> SlackChannel:
+    url, problem = secret_and_problem(o.webhook_url_env)
+    if problem or not url:
+        raise ValueError(problem or "no webhook URL")
+    return SlackChannel(name, webhook_url=url, timeout=o.timeout, renderer=tools.renderer)
+
+
+# A webhook URL is its own token: a table that writes it under any of these names is refused.
+SLACK = ChannelType(
+    keys=frozenset({"webhook_url_env", "timeout"}),
+    read=SlackOptions.read,
+    build=_build,
+    secrets=frozenset({"webhook_url", "webhook", "token"}),
+)
 
 
 def redact_webhook(url: str) -> str:
@@ -68,7 +111,7 @@ class SlackChannel:
         *,
         webhook_url: str,
         client: httpx.Client | None = None,
-        timeout: float = 15,
+        timeout: float = SlackOptions.timeout,
         renderer: Renderer | None = None,
     ) -> None:
         scheme = urlsplit(webhook_url).scheme.lower() if webhook_url else ""
@@ -83,6 +126,8 @@ class SlackChannel:
 
     @property
     def renderer(self) -> Renderer:
+        from .render import default_renderer
+
         return self._renderer or default_renderer()
 
     def __repr__(self) -> str:  # never show the URL

@@ -56,8 +56,8 @@ class Redactor:
     def for_settings(cls, settings: Settings, extra: Iterable[str] = ()) -> Redactor:
         values = [*extra]
         for ch in settings.channels:
-            for key, var in ch.options.items():
-                if key.endswith("_env") and isinstance(var, str) and (value := read_secret(var)):
+            for var in ch.options.secret_vars().values():
+                if value := read_secret(var):
                     values.append(value)
         return cls(values)
 

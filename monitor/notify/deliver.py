@@ -18,15 +18,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from .context import Context, owner_is_dead
-from .enrichment import enrich
-from .models import Alert
-from .notify.base import Channel, DeliveryError, channel_secrets, redact
-from .retry import clamp
-from .store import attachments as attachment_store
-from .store import letters as letter_store
-from .store import outbox as outbox_store
-from .store.outbox import Delivery
+from ..context import Context, owner_is_dead
+from ..enrichment import enrich
+from ..models import Alert
+from ..retry import clamp
+from ..store import attachments as attachment_store
+from ..store import letters as letter_store
+from ..store import outbox as outbox_store
+from ..store.outbox import Delivery
+from .base import Channel, DeliveryError, channel_secrets, redact
 
 logger = logging.getLogger(__name__)
 
