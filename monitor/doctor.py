@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from .config import ChannelConfig, Settings
 from .http import Fetcher, FetchResult, SourceError, make_client, settings_from
-from .notify.email import EmailOptions
+from .notify.email_options import EmailOptions
 from .notify.slack import SlackOptions
 from .sources import SOURCES
 

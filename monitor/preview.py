@@ -26,6 +26,7 @@ from .detect import Matcher, letter_from
 from .enrich.model import EnrichError
 from .http import SourceError
 from .models import Alert, Attachment, Letter, LetterDetails
+from .notify.registry import CHANNEL_TYPES
 from .notify.render import Renderer
 from .sources import config_of
 from .sources.sru.config import NAME, SruConfig
@@ -37,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 MAX_DAYS = 3660  # ten years; MAX_PAGES bounds the work anyway
 MAX_PAGES = 50  # SRU pages read at most (page_size records each)
-_SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+# ``--html`` writes e-mail pages, rendered by this type even when no such channel is configured.
+HTML_TYPE = "email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +47,13 @@ class PreviewMessage:
     """One message one channel would get."""
 
     channel: str  # the channel's name
-    kind: str  # "email" | "slack" | "console"
+    kind: str  # its type
     alert: Alert
     subject: str  # the e-mail subject (the headline, for every kind)
     text: str  # e-mail text body, Slack fallback text, or console text
-    html: str | None = None  # e-mail only
-    slack: dict[str, Any] | None = None  # Slack only: the webhook payload
+    html: str | None = None  # when the medium has an HTML body (e-mail)
+    payload: dict[str, Any] | None = None  # when the medium takes JSON (Slack's webhook payload)
+    shown: str = ""  # what is printed for it
 
 
 def days_argument(text: str) -> int:
@@ -158,13 +161,10 @@ def renderer_for(settings: Settings) -> Renderer:
 
 
 def render_message(renderer: Renderer, channel: str, kind: str, alert: Alert) -> PreviewMessage:
-    subject = renderer.email_subject(alert)
-    if kind == "email":
-        return PreviewMessage(channel, kind, alert, subject, renderer.email_text(alert), renderer.email_html(alert))
-    if kind == "slack":
-        payload = renderer.slack_payload(alert)
-        return PreviewMessage(channel, kind, alert, subject, str(payload["text"]), slack=payload)
-    return PreviewMessage(channel, kind, alert, subject, renderer.console_text(alert))
+    """``alert`` as a channel of type ``kind`` renders it (its registry entry's ``preview``)."""
+    view = renderer.view(alert)
+    out = CHANNEL_TYPES[kind].preview(renderer, view)
+    return PreviewMessage(channel, kind, alert, view.subject, out.text, out.html, out.payload, out.shown)
 
 
 def alerts_for(ctx: Context, watch: WatchConfig, days: int, *, enrich: bool = True) -> list[Alert]:
@@ -188,28 +188,6 @@ def preview(ctx: Context, watch: WatchConfig, days: int, *, enrich: bool = True)
 
 
 # --------------------------------------------------------------------------- output
-
-
-def slack_outline(payload: dict[str, Any], width: int = 160) -> list[str]:
-    """Blocks as short readable lines: ``[section] Nummer: Kamerstuk 26643, nr. 1384 <https://…>``."""
-    lines = []
-    for block in payload.get("blocks", []):
-        kind = str(block.get("type", "?"))
-        texts = [block["text"]["text"]] if "text" in block else [e.get("text", "") for e in block.get("elements", [])]
-        body = [_plain(line) for text in texts for line in str(text).split("\n") if line.strip()] or [""]
-        prefix = f"  [{kind}] "
-        lines.append(_cut(prefix + body[0], width))
-        lines += [_cut(" " * len(prefix) + line, width) for line in body[1:]]
-    return lines
-
-
-def _plain(mrkdwn: str) -> str:
-    text = _SLACK_LINK.sub(lambda m: f"{m[2]} <{m[1]}>", mrkdwn).replace("\u200b", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _cut(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _html_page(messages: Sequence[PreviewMessage]) -> str:
@@ -241,15 +219,7 @@ def _escape(text: str) -> str:
 def print_messages(messages: Sequence[PreviewMessage], out: TextIO) -> None:
     for i, m in enumerate(messages, start=1):
         print(f"=== {i}/{len(messages)} · {m.kind} channel {m.channel!r}", file=out)
-        if m.kind == "email":
-            print(f"Subject: {m.subject}\n", file=out)
-            print(m.text.rstrip("\n"), file=out)
-        elif m.kind == "slack":
-            print("Text: " + _plain(m.text).replace("\n", "\n      "), file=out)
-            print("Blocks:", file=out)
-            print("\n".join(slack_outline(m.slack or {})), file=out)
-        else:
-            print(m.text, file=out)
+        print(m.shown, file=out)
         print(file=out)
 
 
@@ -298,9 +268,9 @@ def _write_html(
     settings: Settings, messages: Sequence[PreviewMessage], alerts: Sequence[Alert], path: Path, out: TextIO
 ) -> int:
     """The first e-mail channel's messages (without one: what an e-mail channel would get) as one page."""
-    first = next((m.channel for m in messages if m.kind == "email"), None)
+    first = next((m.channel for m in messages if m.html is not None), None)
     emails = [m for m in messages if m.channel == first] or [
-        render_message(renderer_for(settings), "(e-mail)", "email", a) for a in alerts
+        render_message(renderer_for(settings), "(e-mail)", HTML_TYPE, a) for a in alerts
     ]
     if not emails:
         print(f"no letters, so nothing written to {path}", file=out)

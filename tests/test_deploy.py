@@ -28,7 +28,7 @@ import yaml
 
 from monitor import sdnotify
 from monitor.config import load
-from monitor.notify.email import EmailOptions
+from monitor.notify.email_options import EmailOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = ROOT / "deploy" / "systemd"

@@ -28,7 +28,8 @@ from monitor import cli
 from monitor.config import Settings, WatchConfig
 from monitor.context import Context
 from monitor.http import Fetcher, HttpSettings
-from monitor.preview import preview, slack_outline
+from monitor.notify.slack_render import slack_outline
+from monitor.preview import preview
 from monitor.store import open_engine
 from monitor.store.schema import outbox
 from tests.fakes.slack_server import SlackServer
@@ -245,10 +246,10 @@ def test_preview_renders_each_recent_letter_for_each_channel_and_sends_nothing(
             assert expected in text, expected
         # A bijlage is linked to its PDF (an unformatted bijlage has no HTML page of its own).
         assert BLG_PDF in body
-    slack_text = "\n".join(slack_outline(messages[4].slack or {}))
+    slack_text = "\n".join(slack_outline(messages[4].payload or {}))
     assert "*Vincent Karremans*, Minister van Economische Zaken" in slack_text
     assert "Voorstel AI-fabriek Groningen (Engelstalig) <https://repository.overheid.nl/frbr/" in slack_text
-    assert f"<{BLG_PDF}|Voorstel AI-fabriek Groningen (Engelstalig)>" in str(messages[4].slack)
+    assert f"<{BLG_PDF}|Voorstel AI-fabriek Groningen (Engelstalig)>" in str(messages[4].payload)
     console = messages[5].text.split("\n")
     assert console[:3] == [
         "[26643] Brief regering: Indiening voorstel AI-fabriek Groningen",

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from monitor.models import Alert, Attachment, DossierRef, Letter, LetterDetails, Signatory
-from monitor.notify import render
-from monitor.notify.render import Renderer, format_date, mrkdwn, safe_url, slack_link
+from monitor.notify import digest, email_render, render
+from monitor.notify import view as views
+from monitor.notify.clean import format_date, safe_url
+from monitor.notify.render import Renderer
+from monitor.notify.slack_render import mrkdwn, slack_link
 from tests.test_channels import AI_FABRIEK, REASON, digest_letters, new_alert
 
 
@@ -185,8 +188,8 @@ def test_followups_keep_the_dossier_stem_and_thread() -> None:
     assert render.email_subject(Alert("followup", (DETAILED,), text="other")) == (
         "[26643] Nieuws over: Indiening voorstel AI-fabriek Groningen"
     )
-    assert render.thread_dossier(published) == render.thread_dossier(new_alert(DETAILED)) == DossierRef(26643)
-    assert render.thread_dossier(Alert("operator", (DETAILED,), text="x")) is None
+    assert views.thread_dossier(published) == views.thread_dossier(new_alert(DETAILED)) == DossierRef(26643)
+    assert views.thread_dossier(Alert("operator", (DETAILED,), text="x")) is None
 
     text = render.email_text(published)
     assert text.startswith("Nu gepubliceerd als Kamerstuk 26643, nr. 1384\n")
@@ -228,11 +231,11 @@ def test_email_digest_names_every_letter_and_slack_says_where_to_read_the_rest()
 
 
 def test_where_to_read_the_rest_is_the_watch_page_when_there_is_one() -> None:
-    assert render.where_to_read(["ict"], 40) == render.ReadMore("kamermonitor list --watch ict --limit 40")
+    assert render.where_to_read(["ict"], 40) == views.ReadMore("kamermonitor list --watch ict --limit 40")
     assert render.where_to_read(["mijn watch"], 3).text == "kamermonitor list --watch 'mijn watch' --limit 3"
     assert render.where_to_read(["a", "b"], 12).text == "kamermonitor list --limit 12"
     page = render.where_to_read(["ict"], 40, lambda name: f"https://monitor.example/watches/{name}")
-    assert page == render.ReadMore("alle brieven van ict", "https://monitor.example/watches/ict")
+    assert page == views.ReadMore("alle brieven van ict", "https://monitor.example/watches/ict")
     hostile = render.where_to_read(["ict"], 40, lambda name: "javascript:alert(1)")
     assert hostile.url is None and hostile.text.startswith("kamermonitor list")
 
@@ -257,7 +260,7 @@ def test_with_a_web_base_url_slack_digests_link_to_the_watch_page(monkeypatch: p
 
 
 def test_a_digest_past_its_naming_budget_says_where_to_read_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render, "EMAIL_DIGEST_NAMED", 5)
+    monkeypatch.setattr(email_render, "EMAIL_DIGEST_NAMED", 5)
     letters = [
         dataclasses.replace(AI_FABRIEK, id=400 + i, number=str(1500 + i), subject=f"Brief {i}") for i in range(20)
     ]
@@ -270,13 +273,13 @@ def test_a_digest_past_its_naming_budget_says_where_to_read_the_rest(monkeypatch
 
 def test_cards_label_the_number_and_show_the_tweede_kamer_links_once_where_they_add_something() -> None:
     unnumbered = dataclasses.replace(AI_FABRIEK, number=None, ob_html_url=None, ob_pdf_url=None)
-    view = render.letter_view(unnumbered)
+    view = views.letter_view(unnumbered)
     assert view.reference == "Tweede Kamer-nummer 2025D29512"
-    assert render.letter_view(AI_FABRIEK).reference == "Kamerstuk 26643, nr. 1384"
+    assert views.letter_view(AI_FABRIEK).reference == "Kamerstuk 26643, nr. 1384"
     # Not yet published: the Tweede Kamer's file adds something (the page is the heading's link).
     assert [x.label for x in view.card_links] == ["Document (Tweede Kamer)"]
     # Published: the official publication replaces the Tweede Kamer pair.
-    assert [x.label for x in render.letter_view(AI_FABRIEK).card_links] == ["Officiële bekendmakingen", "PDF"]
+    assert [x.label for x in views.letter_view(AI_FABRIEK).card_links] == ["Officiële bekendmakingen", "PDF"]
     html = render.email_html(new_alert(unnumbered, AI_FABRIEK))
     for url in (AI_FABRIEK.tk_url, AI_FABRIEK.tk_file_url):
         assert url is not None
@@ -286,20 +289,20 @@ def test_cards_label_the_number_and_show_the_tweede_kamer_links_once_where_they_
     assert "Tweede Kamer-nummer</td>" in single and "2025D29512" in single
 
     # A digest trims each summary shorter than a single alert does.
-    short = render.letter_view(
+    short = views.letter_view(
         dataclasses.replace(DETAILED, details=dataclasses.replace(DETAILS, summary="woord " * 100))
     )
     assert len(short.summary) == 599 and len(short.summary_short) <= 280 and short.summary_short.endswith("woord…")
 
 
 def test_dossiers_beyond_the_letter_budget_are_listed_with_their_pages() -> None:
-    groups = render.group_letters(digest_letters(6))
-    shown, rest = render.limit_groups(groups, per_group=2, total=2)
+    groups = views.group_letters(digest_letters(6))
+    shown, rest = digest.limit_groups(groups, per_group=2, total=2)
     assert [(g.key, len(g.letters), g.more) for g in shown] == [("32761", 2, 1)]  # its letter of 6 June is newest
     assert [(g.key, g.letters, g.more, g.url) for g in rest] == [
         ("26643", (), 3, "https://zoek.officielebekendmakingen.nl/dossier/26643")
     ]
-    assert render.dossier_page(DossierRef(36600, "VII")) == "https://zoek.officielebekendmakingen.nl/dossier/36600-VII"
+    assert views.dossier_page(DossierRef(36600, "VII")) == "https://zoek.officielebekendmakingen.nl/dossier/36600-VII"
 
 
 def test_untrusted_details_are_inert_in_every_medium() -> None:
@@ -362,7 +365,7 @@ def test_slack_stays_within_block_kit_limits_with_huge_details() -> None:
 
 def test_every_template_variable_is_documented_in_the_templates() -> None:
     context = Renderer().context(new_alert(DETAILED))
-    view_fields = [f.name for f in dataclasses.fields(render.LetterView)] + ["sender"]
+    view_fields = [f.name for f in dataclasses.fields(views.LetterView)] + ["sender"]
     for name in ("alert.txt.j2", "alert.html.j2"):
         source = (Path(render.__file__).parent.parent / "templates" / name).read_text(encoding="utf-8")
         header = source.split("-#}", 1)[0]

@@ -18,6 +18,7 @@ from ..models import Alert
 if TYPE_CHECKING:
     from ..configread import Reader
     from .render import Renderer
+    from .view import View
 
 
 class DeliveryError(Exception):
@@ -124,16 +125,33 @@ class Tools:
 
 
 @dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message as a channel would send it, for ``preview`` (nothing is sent)."""
+
+    text: str  # the plain text: an e-mail's text body, Slack's fallback text, the console's lines
+    shown: str  # what ``preview`` prints for it
+    html: str | None = None  # an HTML body, when the medium has one
+    payload: dict[str, Any] | None = None  # the JSON sent, when the medium takes JSON
+
+
+def _plain(renderer: Renderer, view: View) -> Rendered:
+    text = renderer.console_text(view)
+    return Rendered(text, text)
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelType(Generic[OptionsT]):
     """One entry of :data:`monitor.notify.registry.CHANNEL_TYPES`: everything the monitor knows of a type.
 
     ``read`` validates the type's own keys of a ``[[channel]]`` table (the registry checks
     ``name``, ``type``, the schedule keys and unknown keys) and records each problem in the
     reader; ``build`` makes the channel, raising ValueError when it cannot work (a secret
-    not set), which makes it an unusable channel that names the reason.
+    not set), which makes it an unusable channel that names the reason; ``preview``
+    renders a message as the channel would send it (by default the console's plain text).
     """
 
     keys: frozenset[str]
     read: Callable[[Reader, Mapping[str, Any], str], OptionsT]
     build: Callable[[str, OptionsT, Tools], Channel]
     secrets: frozenset[str] = frozenset()  # option names that are secrets: written as ``<name>_env``
+    preview: Callable[[Renderer, View], Rendered] = _plain  # the message as this type renders it

@@ -13,18 +13,18 @@ import hashlib
 import re
 import socket
 import ssl
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo
 
-from ..configread import Reader, secret_and_problem
+from ..configread import secret_and_problem
 from ..models import Alert
 from ..watchdog import Watchdog
-from .base import ChannelType, DeliveryError, Options, Tools, redact
+from .base import ChannelType, DeliveryError, Rendered, Tools, redact
+from .email_options import DOMAIN_RE, NO_DOMAIN, EmailOptions, Security
 from .headers import plain_header, unsafe_reason
 
 if TYPE_CHECKING:
@@ -33,77 +33,7 @@ if TYPE_CHECKING:
     import smtplib
 
     from .render import Renderer
-
-Security = Literal["ssl", "starttls", "none"]
-SECURITY = ("ssl", "starttls", "none")
-PORTS = {"ssl": 465, "starttls": 587}  # the port when none is given; 25 for "none"
-
-_DOMAIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-NO_DOMAIN = "kamermonitor.invalid"
-
-
-@dataclass(frozen=True)
-class EmailOptions(Options):
-    """``type = "email"``: an SMTP server and the recipients, each of whom gets a message of their own."""
-
-    host: str = ""
-    sender: str = ""  # ``from``
-    recipients: tuple[str, ...] = ()  # ``to``
-    port: int = 0  # 0: PORTS by ``security``
-    security: str = "starttls"
-    username: str | None = None
-    password_env: str | None = None
-    timeout: float = 30.0
-    message_id_domain: str | None = None  # None: the sender's domain
-    list_unsubscribe: str | None = None
-
-    def secret_vars(self) -> Mapping[str, str]:
-        return {"password": self.password_env} if self.password_env else {}
-
-    def targets(self) -> tuple[str, ...]:
-        return self.recipients
-
-    @classmethod
-    def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> EmailOptions:
-        host = r.value(t, "host", p, str, cls.host)
-        if not host:
-            r.fail(f"{p}.host", "required for an email channel")
-        security = r.value(t, "security", p, str, cls.security)
-        if security not in SECURITY:
-            r.fail(f"{p}.security", f"must be ssl, starttls or none, got {security!r}")
-        port = r.value(t, "port", p, int, PORTS.get(security, 25))
-        if not 0 < port < 65536:
-            r.fail(f"{p}.port", f"not a port number: {port!r}")
-        sender = r.value(t, "from", p, str, cls.sender)
-        if not sender:
-            r.fail(f"{p}.from", "required for an email channel")
-        elif "@" not in sender:
-            r.fail(f"{p}.from", f"not an email address: {sender!r}")
-        for key in ("from", "list_unsubscribe", "host", "username"):
-            r.header_safe(t, key, p)
-        domain = r.value(t, "message_id_domain", p, str, NO_DOMAIN)
-        if not _DOMAIN_RE.fullmatch(domain):
-            r.fail(f"{p}.message_id_domain", f"not a domain name: {domain!r}")
-        to = r.strings(t, "to", p, cls.recipients)
-        if not to:
-            r.fail(f"{p}.to", "at least one recipient is required")
-        for j, addr in enumerate(to):
-            if "@" not in addr or any(ch in addr for ch in "\r\n<> ,"):
-                r.fail(f"{p}.to[{j}]", f"not an email address: {addr!r}")
-        if t.get("username") and not t.get("password_env"):
-            r.fail(f"{p}.password_env", "required when username is set")
-        return cls(
-            host=host,
-            sender=sender,
-            recipients=to,
-            port=port,
-            security=security,
-            timeout=r.positive(t, "timeout", p, cls.timeout, maximum=3600),
-            message_id_domain=domain if "message_id_domain" in t else None,
-            username=r.value(t, "username", p, str, "") or None,
-            password_env=r.value(t, "password_env", p, str, "") or None,
-            list_unsubscribe=r.value(t, "list_unsubscribe", p, str, "") or None,
-        )
+    from .view import View
 
 
 def _build(name: str, o: EmailOptions, tools: Tools) -> EmailChannel:
@@ -127,6 +57,11 @@ def _build(name: str, o: EmailOptions, tools: Tools) -> EmailChannel:
     )
 
 
+def _preview(renderer: Renderer, view: View) -> Rendered:
+    text, html = renderer.email_bodies(view)
+    return Rendered(text, f"Subject: {view.subject}\n\n" + text.rstrip("\n"), html=html)
+
+
 EMAIL = ChannelType(
     keys=frozenset(
         {
@@ -145,6 +80,7 @@ EMAIL = ChannelType(
     read=EmailOptions.read,
     build=_build,
     secrets=frozenset({"password"}),
+    preview=_preview,
 )
 
 
@@ -161,7 +97,7 @@ def sender_domain(sender: str) -> str:
     """
     _, at, domain = parseaddr(sender)[1].rpartition("@")
     domain = domain.strip().rstrip(".")
-    return domain.lower() if at and _DOMAIN_RE.fullmatch(domain) else NO_DOMAIN
+    return domain.lower() if at and DOMAIN_RE.fullmatch(domain) else NO_DOMAIN
 
 
 def _reply_text(raw: bytes | str) -> str:
@@ -195,7 +131,7 @@ class EmailChannel:
         if security not in ("ssl", "starttls", "none"):
             raise ValueError(f"email channel {name!r}: security must be ssl, starttls or none, not {security!r}")
         message_id_domain = message_id_domain or sender_domain(sender)
-        if not _DOMAIN_RE.fullmatch(message_id_domain):
+        if not DOMAIN_RE.fullmatch(message_id_domain):
             raise ValueError(f"email channel {name!r}: not a domain for Message-IDs: {message_id_domain!r}")
         for value in (sender, *recipients, list_unsubscribe or ""):
             if unsafe_reason(value):
@@ -239,14 +175,15 @@ class EmailChannel:
         return f"<kamermonitor.{alert.delivery_id}.{_hash8(target)}@{self.message_id_domain}>"
 
     def build_message(self, alert: Alert, target: str) -> EmailMessage:
-        from .render import thread_dossier
+        from .view import thread_dossier
 
         r = self.renderer
+        view = r.view(alert)  # once, for the subject and both bodies
         msg = EmailMessage()
         headers = {
             "From": self.sender,
             "To": target,
-            "Subject": r.email_subject(alert),
+            "Subject": r.email_subject(view),
             "Date": format_datetime(self._clock().astimezone(self.tz)),
             "Message-ID": self.message_id(alert, target),
         }
@@ -264,8 +201,9 @@ class EmailChannel:
         # and the email package would decode an encoded-word in it into a real line break.
         for name, value in headers.items():
             msg[name] = plain_header(value, name.lower())
-        msg.set_content(r.email_text(alert), cte="quoted-printable")
-        msg.add_alternative(r.email_html(alert), subtype="html", cte="quoted-printable")
+        text, html = r.email_bodies(view)
+        msg.set_content(text, cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
         return msg
 
     # ------------------------------------------------------------------ delivery

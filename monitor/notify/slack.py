@@ -18,12 +18,13 @@ from urllib.parse import urlsplit
 from ..configread import Reader, secret_and_problem
 from ..models import Alert
 from ..retry import parse_retry_after
-from .base import ChannelType, DeliveryError, Options, Tools, redact
+from .base import ChannelType, DeliveryError, Options, Rendered, Tools, redact
 
 if TYPE_CHECKING:
     import httpx  # imported when the first message is sent: ``status`` only describes the channel
 
     from .render import Renderer
+    from .view import View
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 SLACK_MAX_REPLY = 64 * 1024  # Slack answers "ok" or an error word; keep no more than this of a reply
@@ -60,12 +61,22 @@ def _build(name: str, o: SlackOptions, tools: Tools) -> SlackChannel:
     return SlackChannel(name, webhook_url=url, timeout=o.timeout, renderer=tools.renderer)
 
 
+def _preview(renderer: Renderer, view: View) -> Rendered:
+    from .slack_render import slack_outline, slack_plain
+
+    payload = renderer.slack_payload(view)
+    text = str(payload["text"])
+    shown = "Text: " + slack_plain(text).replace("\n", "\n      ") + "\nBlocks:\n" + "\n".join(slack_outline(payload))
+    return Rendered(text, shown, payload=payload)
+
+
 # A webhook URL is its own token: a table that writes it under any of these names is refused.
 SLACK = ChannelType(
     keys=frozenset({"webhook_url_env", "timeout"}),
     read=SlackOptions.read,
     build=_build,
     secrets=frozenset({"webhook_url", "webhook", "token"}),
+    preview=_preview,
 )
 
 

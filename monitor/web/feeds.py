@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from ..config import WatchConfig
 from ..models import Letter
-from ..notify.render import LetterView, letter_view
+from ..notify.view import LetterView, letter_view
 from ..store import letters as letter_store
 from ..weblinks import feed_path, watch_path
 

@@ -23,7 +23,8 @@ from sqlalchemy import Connection
 from ..config import Settings, WatchConfig
 from ..configread import read_secret
 from ..notify.base import redact
-from ..notify.render import MONTHS, LetterView, letter_view
+from ..notify.clean import MONTHS
+from ..notify.view import LetterView, letter_view
 from ..sources import SOURCES
 from ..store import letters as letter_store
 from ..store import ops
