@@ -28,8 +28,7 @@ from .configread import (
 )
 from .logsetup import LOG_FORMATS, LogFormat
 from .models import DossierRef
-from .notify.base import Options
-from .notify.registry import CHANNEL_TYPES, secret_keys
+from .notify.options import Options
 from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
 from .sources import SOURCES, SourceConfig, default_configs
 
@@ -388,6 +387,10 @@ def _schedule(r: Reader, t: Mapping[str, Any], p: str) -> Schedule | None:
 
 def _channels(r: Reader, raw: Any) -> tuple[ChannelConfig, ...]:
     """The ``[[channel]]`` tables: name, type and schedule here; each type reads its own keys."""
+    # Loaded here, not with this module: ``run`` sets its SIGTERM handler after importing the
+    # CLI and before loading the configuration, and start-up should reach it quickly.
+    from .notify.registry import CHANNEL_TYPES, secret_keys
+
     out = [ChannelConfig("console", "console")]
     if not isinstance(raw, list):
         r.fail("channel", "must be an array of tables ([[channel]])")

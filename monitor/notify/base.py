@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TextIO, TypeVar
 
 from ..models import Alert
+from .options import Options
 
 if TYPE_CHECKING:
     from ..configread import Reader
@@ -88,28 +89,6 @@ def redact(text: str, secrets: tuple[str, ...] | list[str]) -> str:
 
 
 # --------------------------------------------------------------------------- channel types
-
-
-class Options:
-    """A channel type's own options, read from its ``[[channel]]`` table (a frozen dataclass).
-
-    Subclasses override what applies to them; a channel with no secrets and one target
-    (the console) needs nothing else.
-    """
-
-    __slots__ = ()
-
-    def secret_vars(self) -> Mapping[str, str]:
-        """Secret name ("password") → the environment variable its ``<name>_env`` option names."""
-        return {}
-
-    def targets(self) -> tuple[str, ...]:
-        """One outbox row per target: e-mail recipients each get their own; the rest have ""."""
-        return ("",)
-
-    def secret_problem(self, key: str, var: str, value: str) -> str | None:
-        """Why the secret ``value`` (found in ``$var``) cannot work, checked by ``check-config``."""
-        return None
 
 
 OptionsT = TypeVar("OptionsT", bound=Options)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..configread import Reader
 from ..models import Alert
-from .base import ChannelType, DeliveryError, Options, Tools
+from .base import ChannelType, DeliveryError, Tools
+from .options import Options
 
 if TYPE_CHECKING:
     from .render import Renderer  # loaded when a message is written: the configuration reads this module

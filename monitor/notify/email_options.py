@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..configread import Reader
-from .base import Options
+from .options import Options
 
 Security = Literal["ssl", "starttls", "none"]
 SECURITY = ("ssl", "starttls", "none")

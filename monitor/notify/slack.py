@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from ..configread import Reader, secret_and_problem
 from ..models import Alert
 from ..retry import parse_retry_after
-from .base import ChannelType, DeliveryError, Options, Rendered, Tools, redact
+from .base import ChannelType, DeliveryError, Rendered, Tools, redact
+from .options import Options
 
 if TYPE_CHECKING:
     import httpx  # imported when the first message is sent: ``status`` only describes the channel
