@@ -25,6 +25,7 @@ import httpx
 
 from . import deadline
 from .retry import parse_retry_after
+from .textcut import shorten
 
 if TYPE_CHECKING:
     from .config import HttpConfig
@@ -241,14 +242,14 @@ class Fetcher:
                     break
                 url, params = next_url, None
             else:
-                raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {_short(url)}")
+                raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {shorten(url)}")
         body, final, status, complete, content_type = result
         with self._lock:
             self.stats.bytes_body += len(body)
             self.stats.bytes_per_source[source] = self.stats.bytes_per_source.get(source, 0) + len(body)
         # Officiële bekendmakingen answers a missing document with 200 + redirect to fout404.
         if "fout404" in final.lower():
-            raise SourceError(source, f"not found (soft 404, redirected to {_short(final)})")
+            raise SourceError(source, f"not found (soft 404, redirected to {shorten(final)})")
         if expect_xml and complete:
             _check_looks_like_xml(source, content_type, body)
         return FetchResult(body, final, status, complete)
@@ -272,8 +273,8 @@ class Fetcher:
                     if not within(target, allowed) and "fout404" not in target.lower():
                         raise SourceError(
                             source,
-                            f"refused a redirect from {_short(str(resp.url))} to {_short(target)}: "
-                            f"outside {_short(allowed)}",
+                            f"refused a redirect from {shorten(str(resp.url))} to {shorten(target)}: "
+                            f"outside {shorten(allowed)}",
                             foreign=True,
                         )
                     return target, None
@@ -284,17 +285,17 @@ class Fetcher:
                 return "", (body, str(resp.url), resp.status_code, complete, resp.headers.get("content-type", ""))
         except httpx.TimeoutException as exc:
             if self.stop.is_set():
-                raise SourceError(source, f"abandoned {_short(url)}: the monitor is stopping") from exc
+                raise SourceError(source, f"abandoned {shorten(url)}: the monitor is stopping") from exc
             if str(exc) == deadline.EXPIRED:
                 what = f"after the {self.settings.deadline_seconds:g} s deadline for the whole request"
-                raise SourceError(source, f"timed out ({what}) fetching {_short(url)}") from exc
-            raise SourceError(source, f"timed out ({type(exc).__name__}) fetching {_short(url)}") from exc
+                raise SourceError(source, f"timed out ({what}) fetching {shorten(url)}") from exc
+            raise SourceError(source, f"timed out ({type(exc).__name__}) fetching {shorten(url)}") from exc
         except httpx.TransportError as exc:
             if self.stop.is_set():
-                raise SourceError(source, f"abandoned {_short(url)}: the monitor is stopping") from exc
-            raise SourceError(source, f"cannot reach {_short(url)}: {_reason(exc)}") from exc
+                raise SourceError(source, f"abandoned {shorten(url)}: the monitor is stopping") from exc
+            raise SourceError(source, f"cannot reach {shorten(url)}: {_reason(exc)}") from exc
         except httpx.HTTPError as exc:  # invalid URLs and the like
-            raise SourceError(source, f"HTTP error fetching {_short(url)}: {exc}") from exc
+            raise SourceError(source, f"HTTP error fetching {shorten(url)}: {exc}") from exc
 
     def _check_status(self, source: str, resp: httpx.Response) -> None:
         code = resp.status_code
@@ -303,8 +304,8 @@ class Fetcher:
         if code in (429, 503):
             retry_after = parse_retry_after(resp.headers.get("retry-after"), who=source)
             hint = f", retry after {retry_after:.0f}s" if retry_after is not None else ""
-            raise SourceError(source, f"HTTP {code} from {_short(str(resp.url))}{hint}", retry_after=retry_after)
-        raise SourceError(source, f"HTTP {code} from {_short(str(resp.url))}")
+            raise SourceError(source, f"HTTP {code} from {shorten(str(resp.url))}{hint}", retry_after=retry_after)
+        raise SourceError(source, f"HTTP {code} from {shorten(str(resp.url))}")
 
     def _read(
         self,
@@ -316,7 +317,7 @@ class Fetcher:
         inflater = _Inflater(source, resp.headers.get("content-encoding", ""))
         chunks: list[bytes] = []
         size = 0
-        too_large = SourceError(source, f"response larger than {limit} bytes from {_short(str(resp.url))}")
+        too_large = SourceError(source, f"response larger than {limit} bytes from {shorten(str(resp.url))}")
         # A response built in memory (httpx.MockTransport in tests) has no stream left to read.
         pieces = [resp.content] if resp.is_stream_consumed else resp.iter_raw()
         for raw in pieces:
@@ -339,10 +340,6 @@ def _check_looks_like_xml(source: str, content_type: str, body: bytes) -> None:
         raise SourceError(source, "empty response body where XML was expected")
     if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
         raise SourceError(source, f"got HTML instead of XML (content-type {content_type or 'missing'})")
-
-
-def _short(url: str, limit: int = 120) -> str:
-    return url if len(url) <= limit else url[: limit - 1] + "…"
 
 
 def _reason(exc: Exception) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from ..configread import Reader, secret_and_problem
 from ..models import Alert
 from ..retry import parse_retry_after
+from ..textcut import shorten
 from .base import ChannelType, DeliveryError, Rendered, Tools, redact
 from .options import Options
 
@@ -105,11 +106,6 @@ def _capped(pieces: Iterator[bytes], limit: int) -> bytes:
         if len(out) >= limit:
             break
     return bytes(out)
-
-
-def _short(body: str, limit: int = 200) -> str:
-    text = " ".join(body.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class SlackChannel:
@@ -200,7 +196,7 @@ class SlackChannel:
             raise DeliveryError(f"Slack webhook request failed: {problem}", permanent=False) from None
 
         status = response.status_code
-        text = self._redact(_short(content.decode("utf-8", "replace")))
+        text = self._redact(shorten(" ".join(content.decode("utf-8", "replace").split()), 200))
         if status == 200 and content == b"ok":
             return
         message = f"Slack webhook answered {status} {text}".rstrip()
