@@ -134,3 +134,4 @@ class ChannelType(Generic[OptionsT]):
     build: Callable[[str, OptionsT, Tools], Channel]
     secrets: frozenset[str] = frozenset()  # option names that are secrets: written as ``<name>_env``
     preview: Callable[[Renderer, View], Rendered] = _plain  # the message as this type renders it
+    label: str = ""  # its name on the status page ("e-mail"); "" for the type's own name

@@ -81,6 +81,7 @@ EMAIL = ChannelType(
     build=_build,
     secrets=frozenset({"password"}),
     preview=_preview,
+    label="e-mail",
 )
 
 

@@ -26,6 +26,12 @@ CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
 }
 
 
+def label(kind: str) -> str:
+    """How the status page names a channel type."""
+    channel_type = CHANNEL_TYPES.get(kind)
+    return (channel_type.label if channel_type else "") or kind
+
+
 def secret_keys() -> frozenset[str]:
     """Keys no ``[[channel]]`` table may hold, whatever its type: each is a secret written in the file."""
     return frozenset().union(*(t.secrets for t in CHANNEL_TYPES.values()))

@@ -79,6 +79,7 @@ SLACK = ChannelType(
     build=_build,
     secrets=frozenset({"webhook_url", "webhook", "token"}),
     preview=_preview,
+    label="Slack",
 )
 
 

@@ -24,6 +24,7 @@ from ..config import Settings, WatchConfig
 from ..configread import read_secret
 from ..notify.base import redact
 from ..notify.clean import MONTHS
+from ..notify.registry import label as channel_label
 from ..notify.view import LetterView, letter_view
 from ..sources import SOURCES
 from ..store import letters as letter_store
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 INLINE_WATCHES = 20  # watches whose letters the status page shows; the others get one line
 LETTERS_PER_WATCH = 5  # on the status page; a watch's own page shows FEED_LETTERS
 SOURCE_LABELS = {name: source.label for name, source in SOURCES.items()}
-KIND_LABELS = {"console": "console", "email": "e-mail", "slack": "Slack"}
 
 
 class Redactor:
@@ -209,7 +209,7 @@ class Pages:
         return [
             ChannelRow(
                 c.name,
-                KIND_LABELS.get(c.type, c.type),
+                channel_label(c.type),
                 counts.get(c.name, {}).get("pending", 0),
                 counts.get(c.name, {}).get("retrying", 0),
                 counts.get(c.name, {}).get("failed", 0),
