@@ -1,8 +1,7 @@
-"""What one running monitor shares between its polls: settings, database, HTTP, watches.
+"""What one running monitor shares between its polls: settings, database, HTTP, clock, identity, metrics.
 
-The context also turns first-time matches into outbox rows, inside the caller's
-transaction, one per (letter, channel, recipient) — so a letter matched by two watches
-that share a channel is queued for that channel once.
+Handles only: turning matches into outbox rows is :mod:`monitor.alerts`' business, and
+which poll queued them is passed to it, not kept here.
 """
 
 from __future__ import annotations
@@ -13,23 +12,20 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
-from .config import Settings, WatchConfig
-from .detect import Matcher, NewMatch
+from .config import Settings
+from .detect import Matcher
 from .http import Fetcher, make_client, settings_from
 from .metrics import Recorder
 from .retry import set_max_wait
-from .schedule import IMMEDIATE, release
 from .store import letters as letter_store
 from .store import open_engine
-from .store import outbox as outbox_store
 
 
 def new_owner() -> str:
@@ -91,19 +87,9 @@ class Context:
     matcher: Matcher = field(init=False)
     baselines: dict[str, datetime] = field(default_factory=dict)
     metrics: Recorder = field(default_factory=Recorder)  # this process's events, for /metrics
-    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def __post_init__(self) -> None:
         self.matcher = Matcher(self.settings.watches)
-
-    @property
-    def batch(self) -> str:
-        """The poll that is queuing alerts on this thread (sources poll on threads of their own)."""
-        return str(getattr(self._local, "batch", ""))
-
-    @batch.setter
-    def batch(self, value: str) -> None:
-        self._local.batch = value
 
     @property
     def stopping(self) -> threading.Event:
@@ -133,59 +119,3 @@ class Context:
             for w in self.settings.watches
             if w.name in states and states[w.name].fingerprint == w.fingerprint()
         }
-
-    def _rows(self, watch: WatchConfig, now: datetime) -> list[tuple[str, str, datetime, str]]:
-        """(channel, target, send-at, hold) for every recipient of the watch's channels."""
-        out = []
-        for name in watch.channels:
-            channel = self.settings.channel(name)
-            if channel is None:
-                continue
-            when, hold = release(watch.schedule or channel.schedule or IMMEDIATE, now, self.tz)
-            out += [(name, target, when, hold) for target in channel.targets()]
-        return out
-
-    def enqueue(self, conn: Connection, matches: Sequence[NewMatch]) -> int:
-        """Queue a first alert per (letter, channel, recipient) for the new matches."""
-        now = self.now()
-        rows = [
-            {
-                "idem_key": f"new:{m.letter_id}:{name}:{target}", "event": "new", "channel": name, "target": target,
-                "letter_id": m.letter_id, "batch": self.batch, "watch": m.watch.name, "reason": m.reason,
-                "next_attempt_at": when, "hold": hold,
-            }
-            for m in matches
-            for name, target, when, hold in self._rows(m.watch, now)
-        ]  # fmt: skip
-        return outbox_store.enqueue(conn, rows, now)
-
-    def enqueue_followups(self, conn: Connection, events: Sequence[tuple[int, str, str]]) -> int:
-        """Queue follow-ups for letters already alerted: (letter id, kind, discriminator).
-
-        ``kind`` is "published" or "attachments"; the discriminator makes each event
-        once-only, and for an attachment it is the attachment's ref, kept in the row's
-        ``reason`` so the follow-up names exactly the attachments it announces.
-
-        Only to channels whose first alert has gone out: one still waiting in the outbox
-        will carry the news itself, since alerts are rendered when they are sent.
-        """
-        if not events:
-            return 0
-        now = self.now()
-        alerted = letter_store.alerted_watches(conn, {lid for lid, _, _ in events})
-        watches = {w.name: w for w in self.settings.watches if w.followups}
-        rows: list[dict[str, Any]] = []
-        for letter_id, kind, discriminator in dict.fromkeys(events):
-            for watch in (watches[n] for n in alerted.get(letter_id, ()) if n in watches):
-                for name, target, when, hold in self._rows(watch, now):
-                    rows.append({
-                        "idem_key": f"followup:{kind}:{letter_id}:{discriminator}:{name}:{target}"[:255],
-                        "event": "followup",
-                        "channel": name, "target": target, "letter_id": letter_id, "batch": self.batch,
-                        "watch": watch.name, "text": kind, "reason": discriminator, "next_attempt_at": when,
-                        "hold": hold,
-                        "first": f"new:{letter_id}:{name}:{target}",
-                    })  # fmt: skip
-        sent = outbox_store.statuses(conn, [r.pop("first") for r in rows])
-        rows = [r for r, s in zip(rows, sent, strict=True) if s == "sent"]
-        return outbox_store.enqueue(conn, rows, now)

@@ -139,7 +139,7 @@ class Recorded:
     def followups(self) -> list[tuple[int, str, str]]:
         """Follow-up events: letters just officially published, and attachments just attached.
 
-        (letter id, kind, what it is about) as :meth:`Context.enqueue_followups` takes them;
+        (letter id, kind, what it is about) as :func:`monitor.alerts.enqueue_followups` takes them;
         for an attachment, "what" is its ref, so each is announced once per letter.
         """
         events = [(lid, "published", "") for lid in self.published]

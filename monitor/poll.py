@@ -106,13 +106,13 @@ def poll_source(ctx: Context, name: str) -> bool:
         if not ops.acquire_lease(conn, lease, ctx.owner, now, max(300.0, cfg.interval_seconds * 3), owner_is_dead):
             logger.info("%s: skipped, another instance is polling it", name, extra=where)
             return True
-    ctx.batch = f"{name}:{now.isoformat()}"
+    batch = f"{name}:{now.isoformat()}"  # the alerts this poll queues: one digest per watch if many
     requests_before = ctx.fetcher.stats.requests
     error: str | None = None
     retry_after: float | None = None
     foreign = False
     try:
-        result = SOURCES[name].poll(ctx)
+        result = SOURCES[name].poll(ctx, batch)
     except SourceError as exc:
         error, retry_after, foreign = str(exc), exc.retry_after, exc.foreign
     except SQLAlchemyError:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from monitor import sources
+from monitor import alerts, sources
 from monitor.config import channel_problems, parse
 from monitor.configread import ConfigError, Reader
 from monitor.context import Context
@@ -74,7 +74,7 @@ class Dummy:
     def default_config(self) -> DummyConfig:
         return DummyConfig()
 
-    def poll(self, ctx: Context) -> DummyResult:
+    def poll(self, ctx: Context, batch: str) -> DummyResult:
         cfg = sources.config_of(ctx.settings.sources, self.name, DummyConfig)
         obs = Observation(
             "document_nummer", "D-1", ("dummy:D-1",),
@@ -84,7 +84,7 @@ class Dummy:
         result = DummyResult(requests=1)
         with ctx.engine.begin() as conn:
             rec = record(conn, [obs], ctx.matcher, ctx.baselines, ctx.now())
-            ctx.enqueue(conn, rec.new_matches)
+            alerts.enqueue(ctx, conn, rec.new_matches, batch)
         result.new_matches, result.new_data = rec.new_matches, bool(rec.changed)
         return result
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from .. import alerts
 from ..context import Context, owner_is_dead
 from ..enrichment import enrich
 from ..models import Alert
@@ -217,7 +218,7 @@ class Deliverer:
         now = letter_store.load(conn, unpublished)
         news = [(i, "published", "") for i, x in now.items() if x.ob_html_url or x.ob_pdf_url]
         if news:
-            self.ctx.enqueue_followups(conn, news)
+            alerts.enqueue_followups(self.ctx, conn, news)
 
     def _still_ours(self, ids: list[int]) -> bool:
         with self.ctx.engine.begin() as conn:

@@ -64,8 +64,12 @@ class Source(Protocol):
 
     def default_config(self) -> SourceConfig: ...
 
-    def poll(self, ctx: Context) -> PollResult:
-        """One poll: fetch, record observations, queue alerts.  Raises SourceError for source problems."""
+    def poll(self, ctx: Context, batch: str) -> PollResult:
+        """One poll: fetch, record observations, queue alerts (``alerts.enqueue(…, batch)``).
+
+        Raises SourceError for source problems.  ``batch`` names this poll's alerts: many for one
+        watch become one digest.
+        """
 
     def ready(self, cursors: Mapping[str, str], dossiers: Sequence[DossierRef]) -> bool:
         """Whether it has read what a new watch on ``dossiers`` needs before "now watching" is said."""

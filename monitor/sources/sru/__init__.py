@@ -35,10 +35,10 @@ class Sru:
     def default_config(self) -> SruConfig:
         return SruConfig()
 
-    def poll(self, ctx: Context) -> SruPollResult:
+    def poll(self, ctx: Context, batch: str) -> SruPollResult:
         from .poll import poll  # the poll needs the context, which needs the configuration, which needs this
 
-        return poll(ctx)
+        return poll(ctx, batch)
 
     def ready(self, cursors: Mapping[str, str], dossiers: Sequence[DossierRef]) -> bool:
         # A new dossier is announced once its official publications are on record.

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from ... import operator
+from ... import alerts, operator
 from ...context import Context
 from ...detect import NewMatch, record
 from ...models import DossierRef
@@ -49,7 +49,7 @@ def watched_dossiers(ctx: Context) -> list[DossierRef]:
     return sorted({d for w in ctx.settings.watches for d in w.dossiers})
 
 
-def poll(ctx: Context) -> SruPollResult:
+def poll(ctx: Context, batch: str) -> SruPollResult:
     cfg = config_of(ctx.settings.sources, NAME, SruConfig)
     client = SruClient(ctx.fetcher, cfg.base_url, source=SOURCE, page_size=cfg.page_size)
     result = SruPollResult()
@@ -59,7 +59,7 @@ def poll(ctx: Context) -> SruPollResult:
     pending = [d for d in dossiers if backfill_cursor(d) not in cursors]
     since_text = cursors.get("sru:since")
     for dossier in pending[:BACKFILLS_PER_POLL]:
-        _backfill(ctx, client, dossier, result)
+        _backfill(ctx, client, dossier, result, batch)
     today = ctx.now().astimezone(ctx.tz).date()
     last = date.fromisoformat(since_text) if since_text else today
     since = last - timedelta(days=cfg.overlap_days)
@@ -75,7 +75,7 @@ def poll(ctx: Context) -> SruPollResult:
     for page in client.search(query, max_pages=cfg.max_pages_per_poll):
         result.requests += 1
         records = [r for r in page.records if keep_all or wanted.intersection(r.dossiers)]
-        _record(ctx, records, result, silent=False)
+        _record(ctx, records, result, batch, silent=False)
         complete = page.next_position is None
     if complete:  # a window cut off by the page limit is asked again, whole, next poll
         with ctx.engine.begin() as conn:
@@ -122,7 +122,7 @@ def _check_liveness(ctx: Context, dossiers: list[DossierRef]) -> None:
         ops.set_cursor(conn, "sru:liveness", now.isoformat(), now)
 
 
-def _backfill(ctx: Context, client: SruClient, dossier: DossierRef, result: SruPollResult) -> None:
+def _backfill(ctx: Context, client: SruClient, dossier: DossierRef, result: SruPollResult, batch: str) -> None:
     query = build_query([dossier], None, max_dossier_clauses=1)
     total = 0
     label = f"sru: recording the publications of dossier {dossier}"
@@ -130,7 +130,7 @@ def _backfill(ctx: Context, client: SruClient, dossier: DossierRef, result: SruP
     for page in client.search(query, max_pages=BACKFILL_PAGES):
         result.requests += 1
         total += len(page.records)
-        _record(ctx, list(page.records), result, silent=True)
+        _record(ctx, list(page.records), result, batch, silent=True)
         progress.total = page.number_of_records
         progress.advance(len(page.records))
     progress.finish()
@@ -145,7 +145,7 @@ def _version(rec: SruRecord) -> str:
     return f"{rec.modified or ''}|{stamp}"[:64]
 
 
-def _record(ctx: Context, records: list[SruRecord], result: SruPollResult, *, silent: bool) -> None:
+def _record(ctx: Context, records: list[SruRecord], result: SruPollResult, batch: str, *, silent: bool) -> None:
     result.records += len(records)
     with ctx.engine.begin() as conn:
         seen = mirror.sru_versions(conn, (r.identifier for r in records))
@@ -167,6 +167,6 @@ def _record(ctx: Context, records: list[SruRecord], result: SruPollResult, *, si
               "hoofddocument": r.hoofddocument} for r in fresh],
         )  # fmt: skip
         result.new_matches.extend(rec.new_matches)
-        ctx.enqueue(conn, rec.new_matches)
+        alerts.enqueue(ctx, conn, rec.new_matches, batch)
         if not silent:
-            ctx.enqueue_followups(conn, rec.followups())
+            alerts.enqueue_followups(ctx, conn, rec.followups(), batch)

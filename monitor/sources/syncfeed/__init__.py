@@ -30,10 +30,10 @@ class SyncFeed:
     def default_config(self) -> SyncFeedConfig:
         return SyncFeedConfig()
 
-    def poll(self, ctx: Context) -> TkPollResult:
+    def poll(self, ctx: Context, batch: str) -> TkPollResult:
         from .poll import poll  # the poll needs the context, which needs the configuration, which needs this
 
-        return poll(ctx)
+        return poll(ctx, batch)
 
     def ready(self, cursors: Mapping[str, str], dossiers: Sequence[DossierRef]) -> bool:
         return True  # it reads every document as it comes: nothing to wait for

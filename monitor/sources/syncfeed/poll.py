@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
+from ... import alerts
 from ...context import Context
 from ...detect import NewMatch, Observation, record
 from ...http import SourceError
@@ -57,7 +58,7 @@ def cursor_name(category: str) -> str:
     return f"syncfeed:{category}"
 
 
-def poll(ctx: Context) -> TkPollResult:
+def poll(ctx: Context, alert_batch: str) -> TkPollResult:
     cfg = _config(ctx)
     client = SyncFeedClient(ctx.fetcher, cfg.base_url, source=SOURCE)
     result = TkPollResult()
@@ -69,7 +70,7 @@ def poll(ctx: Context) -> TkPollResult:
     categories = (["Kamerstukdossier", "Zaak"] if read_related else []) + ["Document"]
     related = mirror.Related()
     for category in categories:
-        _poll_category(ctx, client, related, category, result)
+        _poll_category(ctx, client, related, category, result, alert_batch)
     return result
 
 
@@ -95,7 +96,7 @@ def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
 
 
 def _poll_category(
-    ctx: Context, client: SyncFeedClient, related: mirror.Related, category: str, result: TkPollResult
+    ctx: Context, client: SyncFeedClient, related: mirror.Related, category: str, result: TkPollResult, alert_batch: str
 ) -> None:
     token = _start_token(ctx, client, category)
     # The next pages are read while this one is stored; pages that have already arrived
@@ -113,7 +114,7 @@ def _poll_category(
             result.entries += len(entities)
             lookups = _lookup_unknown(ctx, client, related, entities) if entities else []
             with ctx.engine.begin() as conn:
-                _record_entities(ctx, conn, related, [*lookups, *entities], result)
+                _record_entities(ctx, conn, related, [*lookups, *entities], result, alert_batch)
                 ops.set_cursor(conn, cursor_name(category), str(batch[-1][1]), ctx.now())
             if entities and category == "Document":
                 result.new_data = True  # staleness is about documents, not dossier or zaak edits
@@ -169,6 +170,7 @@ def _record_entities(
     related: mirror.Related,
     entities: list[TkDocument | TkZaak | TkDossier],
     result: TkPollResult,
+    alert_batch: str,
 ) -> None:
     dossiers = [e for e in entities if isinstance(e, TkDossier)]
     zaken = [e for e in entities if isinstance(e, TkZaak)]
@@ -184,8 +186,8 @@ def _record_entities(
     )  # fmt: skip
     mirror.upsert_documents(conn, docs, rec.letter_ids)
     result.new_matches.extend(rec.new_matches)
-    ctx.enqueue(conn, rec.new_matches)
-    ctx.enqueue_followups(conn, rec.followups())
+    alerts.enqueue(ctx, conn, rec.new_matches, alert_batch)
+    alerts.enqueue_followups(ctx, conn, rec.followups(), alert_batch)
 
 
 def _resolve_dossiers(
