@@ -21,9 +21,10 @@ import pytest
 
 from monitor.models import Alert, Attachment, Letter, LetterDetails, Signatory
 from monitor.notify.markdown import md
-from monitor.notify.render import _shape, email_subject, where_to_read
+from monitor.notify.render import email_subject, where_to_read
 from monitor.notify.signing import signed_headers, signing_key
 from monitor.notify.teams_card import TEAMS_MAX_BYTES, teams_message
+from monitor.notify.view import view_of as _shape
 from monitor.notify.webhook_body import MAX_LETTERS, webhook_body, webhook_id
 from tests.fakes.apprise_target import AppriseTarget
 from tests.fakes.teams_server import TeamsServer

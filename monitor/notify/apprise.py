@@ -18,7 +18,7 @@ from typing import Any
 from ..models import Alert
 from .apprise_text import markdown_body, plain_body
 from .base import DeliveryError, redact
-from .render import Renderer, _shape, default_renderer
+from .render import Renderer, default_renderer
 
 EXTRA = "pip install 'kamermonitor[apprise]'"
 MISSING = f"the apprise channel needs the Apprise library: {EXTRA}"
@@ -77,14 +77,11 @@ class AppriseChannel:
     def payload(self, alert: Alert) -> dict[str, str]:
         """What Apprise is given: title, body and the body's format."""
         renderer = self.renderer
-        title = renderer.email_subject(alert)
+        view = renderer.view(alert)
+        title = view.subject
         if self.markdown:
-            return {
-                "title": title,
-                "body": markdown_body(_shape(alert), renderer.read_more(alert)),
-                "format": "markdown",
-            }
-        return {"title": title, "body": plain_body(renderer.console_text(alert)), "format": "text"}
+            return {"title": title, "body": markdown_body(view, renderer.read_more(view)), "format": "markdown"}
+        return {"title": title, "body": plain_body(renderer.console_text(view)), "format": "text"}
 
     def send(self, alert: Alert, target: str = "") -> None:
         import apprise

@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from .clean import trim_words
+from .digest import limit_groups
 from .markdown import code, md, md_link
-from .render import TEST_SENTENCE, LetterView, ReadMore, limit_groups, trim_words
-from .render import _Shape as Shape
+from .view import TEST_SENTENCE, LetterView, ReadMore
+from .view import View as Shape
 
 BODY_MAX: Final = 3500  # under Telegram's 4096 and near Discord's 2000-per-message splitting
 DIGEST_LETTERS: Final = 20

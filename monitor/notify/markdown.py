@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .render import trim
+from .clean import trim
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]~<>])")
 _LINE_START = re.compile(r"^(?:([-+#>])|(\d+)\.(?=\s))")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..models import Alert
 from .base import DeliveryError, redact
 from .jsonpost import JsonPoster, redacted_url, refusal, url_secrets
-from .render import Renderer, _shape, default_renderer
+from .render import Renderer, default_renderer
 from .teams_card import teams_message
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ class TeamsChannel:
 
     def payload(self, alert: Alert) -> dict[str, object]:
         renderer = self.renderer
-        return teams_message(_shape(alert), renderer.read_more(alert), renderer.email_subject(alert))
+        view = renderer.view(alert)
+        return teams_message(view, renderer.read_more(view), view.subject)
 
     def send(self, alert: Alert, target: str = "") -> None:
         body = json.dumps(self.payload(alert), ensure_ascii=False).encode("utf-8")

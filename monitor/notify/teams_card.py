@@ -7,7 +7,7 @@ A letter gets its dossier, kind and subject as the title, then number, date, sen
 subject and dossier as facts, its summary, signatories and bijlagen, and one button per
 link.  A follow-up says what is new (the publication, or the bijlagen); a digest lists
 the letters per dossier, newest first.  The same shape as every other medium: what the
-alert is, is decided once (:mod:`.render`).
+alert is, is decided once (:mod:`.view`).
 
 Teams' limits: a message of about 28 KB at most (:data:`TEAMS_MAX_BYTES`, of which the
 card uses at most :data:`CARD_BUDGET`), and no more than six buttons.  A card that would
@@ -26,20 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .clean import oneline, trim, trim_words
+from .digest import limit_groups
 from .markdown import code, md, md_link
-from .render import (
-    TEST_SENTENCE,
-    AttachmentView,
-    GroupView,
-    LetterView,
-    Link,
-    ReadMore,
-    limit_groups,
-    oneline,
-    trim,
-    trim_words,
-)
-from .render import _Shape as Shape
+from .view import TEST_SENTENCE, AttachmentView, GroupView, LetterView, Link, ReadMore
+from .view import View as Shape
 
 CARD_TYPE: Final = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION: Final = "1.4"

@@ -27,7 +27,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from ..models import Alert, Letter, kamerstuk_citation
-from .render import multiline, oneline, safe_url
+from .clean import multiline, oneline, safe_url
 
 SCHEMA_VERSION: Final = 1
 MAX_LETTERS: Final = 500  # a digest beyond this lists the first 500 and counts the rest
