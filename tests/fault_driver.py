@@ -1,9 +1,10 @@
 """Building blocks of the fault-injection harness (``tests/test_fault_harness.py``).
 
-A :class:`World` owns the four local servers (SyncFeed, SRU, SMTP, Slack), publishes
+A :class:`World` owns the local servers (SyncFeed, SRU, SMTP, Slack, Teams, a signed-webhook
+receiver), publishes
 letters at the sources the way the real services do (a TK document first unlinked with
 Volgnummer -1 and numbered later, an SRU publication before the TK document, reprints),
-and arms random faults on all four.  :class:`Runner` starts ``kamermonitor poll --once``
+and arms random faults on all of them.  :class:`Runner` starts ``kamermonitor poll --once``
 as a real subprocess and SIGKILLs it when asked.  :func:`analyse` compares what the
 servers accepted with what should have been delivered, and explains every duplicate by
 an "accepted, then killed before it was recorded" window — or reports it.
@@ -36,7 +37,9 @@ from zoneinfo import ZoneInfo
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer, make_self_signed_cert
 from tests.fakes.sru_server import SruServer
+from tests.fakes.teams_server import TeamsServer
 from tests.fakes.tk_server import TkFeedServer
+from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.harness import DOSSIER_26643, ICT
 
 DOSSIER_33529 = "0b5e4b7a-6e7e-4d7f-9c55-33529a000001"
@@ -46,15 +49,18 @@ DOSSIER_TITLES = {26643: ICT, 33529: GAS}
 RECIPIENTS = ("beleid@example.org", "pa-team@example.org")
 KEYWORD = "kwantumchip"
 SLACK_ENV = "KAMERMONITOR_FAULT_SLACK_WEBHOOK"
+TEAMS_ENV = "KAMERMONITOR_FAULT_TEAMS_WEBHOOK"
+HOOK_URL_ENV, HOOK_SECRET_ENV = "KAMERMONITOR_FAULT_HOOK_URL", "KAMERMONITOR_FAULT_HOOK_SECRET"
 TOKEN_RE = re.compile(r"\bFH\d{5}\b")
-MAIL, SLACK = "mail", "slack"
+MAIL, SLACK, TEAMS, HOOK = "mail", "slack", "teams", "hook"
+WEBHOOKS = (SLACK, TEAMS, HOOK)  # one message per alert, no recipients
 TRACEBACK = "Traceback (most recent call last)"
 SOURCE_FAILED = "poll finished; failing source(s):"  # what `poll --once` logs when it exits 1
 
 # What the configuration below says, in the harness's own words (used to compute expectations).
 WATCHES = [
-    {"name": "ict", "dossiers": ["26643"], "channels": [MAIL, SLACK]},
-    {"name": "kwantum", "keywords": [KEYWORD], "channels": [MAIL, SLACK]},
+    {"name": "ict", "dossiers": ["26643"], "channels": [MAIL, SLACK, TEAMS, HOOK]},
+    {"name": "kwantum", "keywords": [KEYWORD], "channels": [MAIL, SLACK, TEAMS, HOOK]},
     {"name": "ict-alles", "dossiers": ["26643"], "kinds": ["*"], "channels": [SLACK]},  # shares slack with ict
 ]
 
@@ -93,7 +99,7 @@ class StampedList(list[Any]):
 
 
 class AcceptCounter:
-    """Messages accepted by the SMTP and Slack servers together; lets a test wait for the next."""
+    """Messages accepted by all the channels' servers together; lets a test wait for the next."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -154,8 +160,7 @@ class Letter:
         out: set[tuple[str, str]] = set()
         if MAIL in self.channels:
             out |= {(MAIL, r) for r in RECIPIENTS}
-        if SLACK in self.channels:
-            out.add((SLACK, ""))
+        out |= {(channel, "") for channel in WEBHOOKS if channel in self.channels}
         return out
 
     @property
@@ -192,15 +197,22 @@ class World:
         self.slack = SlackServer(hang_seconds=2.5)  # longer than the channel's timeout (2 s)
         # A killed monitor resets its keep-alive connection: expected, so not printed as an error.
         self.slack._server.handle_error = _quiet_handle_error(self.slack._server.handle_error)  # type: ignore[method-assign,assignment]
+        self.teams = TeamsServer(hang_seconds=2.5)
+        self.hook = WebhookReceiver(hang_seconds=2.5)
+        for server in (self.teams, self.hook):
+            server._server.handle_error = _quiet_handle_error(server._server.handle_error)  # type: ignore[method-assign,assignment]
         self.accepted = AcceptCounter()
         self.smtp.messages = StampedList(self.accepted)
         self.slack.messages = StampedList(self.accepted)
+        self.teams.messages = StampedList(self.accepted)
+        # Every copy the receiver verified, not only the first per webhook-id: duplicates are counted.
+        self.hook.received = StampedList(self.accepted)
         self.letters: list[Letter] = []
         self.faults: Counter[str] = Counter()
         self._seq = 0
 
     def start(self) -> World:
-        for server in (self.tk, self.sru, self.smtp, self.slack):
+        for server in (self.tk, self.sru, self.smtp, self.slack, self.teams, self.hook):
             server.start()
             self._started.append(server)
         return self
@@ -278,6 +290,19 @@ name = "{SLACK}"
 type = "slack"
 webhook_url_env = "{SLACK_ENV}"
 timeout = 2
+
+[[channel]]
+name = "{TEAMS}"
+type = "teams"
+webhook_url_env = "{TEAMS_ENV}"
+timeout = 2
+
+[[channel]]
+name = "{HOOK}"
+type = "webhook"
+url_env = "{HOOK_URL_ENV}"
+secret_env = "{HOOK_SECRET_ENV}"
+timeout = 2
 {watches}"""
         path = self.tmp / "kamermonitor.toml"
         path.write_text(text, encoding="utf-8")
@@ -287,6 +312,8 @@ timeout = 2
         """The monitor's environment: its Slack secret, no internet, and two speed-ups."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAMERMONITOR_")}
         env[SLACK_ENV] = self.slack.url_for("goodhook")
+        env[TEAMS_ENV] = self.teams.url_for()
+        env[HOOK_URL_ENV], env[HOOK_SECRET_ENV] = self.hook.url_for(), self.hook.secret
         # No internet: the SRU records name publications on https://repository.overheid.nl,
         # which enrichment reads; https requests go to a closed local port instead.
         for var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
@@ -479,6 +506,16 @@ timeout = 2
             else:
                 self.slack.fail_next(n, mode)  # type: ignore[arg-type]
             armed.append(f"slack:{mode}x{n}")
+        for name, server in ((TEAMS, self.teams), (HOOK, self.hook)):
+            if rng.random() < 0.15:
+                n, mode = rng.choice([1, 1, 2]), rng.choice(["429", "500", "503", "hang", "drop"])
+                if mode == "429":
+                    retry_after = rng.choice(["0.3", "1", *HOSTILE_RETRY_AFTER])
+                    server.rate_limit_next(n, retry_after=retry_after)
+                    self.faults[f"retry-after:{retry_after}"] += 1
+                else:
+                    server.fail_next(n, mode)
+                armed.append(f"{name}:{mode}x{n}")
         for name in armed:
             self.faults[name.rsplit("x", 1)[0]] += 1
         return armed
@@ -493,6 +530,17 @@ timeout = 2
             for queue in self.smtp._faults.values():
                 queue.clear()
         self.slack.clear_faults()
+        self.teams.clear_faults()
+        self.hook.clear_faults()
+
+    def acceptances(self) -> list[Raw]:
+        """Every message a server accepted (the webhook receiver's copies included)."""
+        return (
+            email_acceptances(self.smtp)
+            + slack_acceptances(self.slack)
+            + teams_acceptances(self.teams)
+            + hook_acceptances(self.hook)
+        )
 
 
 def _quiet_handle_error(original: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
@@ -874,6 +922,35 @@ def slack_acceptances(slack: SlackServer) -> list[Raw]:
     return out
 
 
+def _stamped(server: Any, items: StampedList) -> list[tuple[float, Any]]:
+    with server._lock:
+        return list(zip(items.times, items, strict=True))
+
+
+def teams_acceptances(teams: TeamsServer) -> list[Raw]:
+    """Teams cards; the title is the card's fallback text (the e-mail subject)."""
+    out = []
+    for at, message in _stamped(teams, teams.messages):  # type: ignore[arg-type]
+        card = message["attachments"][0]["content"]
+        out.append((at, TEAMS, "", str(card.get("fallbackText", "")), json.dumps(message, ensure_ascii=False)))
+    return out
+
+
+def hook_acceptances(hook: WebhookReceiver) -> list[Raw]:
+    """Webhook bodies; the title says what an alert's title would (a heading, a digest, a follow-up)."""
+    out = []
+    for at, body in _stamped(hook, hook.received):  # type: ignore[arg-type]
+        data, letters = body["data"], body["data"]["letters"]
+        if data["is_followup"]:
+            title = f"followup: {data['followup']}"
+        elif data["digest"]:
+            title = f"{len(letters)} nieuwe brieven"
+        else:
+            title = f"{letters[0]['kind']}: {letters[0]['subject']}" if letters else str(data["text"])
+        out.append((at, HOOK, "", title, json.dumps(body, ensure_ascii=False)))
+    return out
+
+
 # A run cannot send anything this soon after it starts (the interpreter and the monitor's
 # imports alone take longer), while a killed run's last message may reach the server a
 # moment after the SIGKILL: so an acceptance this close to a start is the previous run's.
@@ -1010,7 +1087,10 @@ class Stream:
         self.startup = 1.0
 
     def _messages(self) -> int:
-        return len(self.world.smtp.messages) + len(self.world.slack.messages)
+        world = self.world
+        return sum(
+            len(x) for x in (world.smtp.messages, world.slack.messages, world.teams.messages, world.hook.received)
+        )
 
     def kill(self, plan: Plan, *, always: bool = False) -> Kill | None:
         """No kill, a kill at a random moment of the run, or one right after a channel
@@ -1069,7 +1149,7 @@ class Stream:
         world.apply_followups()
         drained = self._drain(plan, runner)
         runner.poll("quiet")  # once more: nothing may be sent again
-        raw = email_acceptances(world.smtp) + slack_acceptances(world.slack)
+        raw = world.acceptances()
         report = Report(
             stream=self.index, seed=self.seed, cycles=done, wanted_cycles=cycles, capped=done < cycles,
             elapsed=time.monotonic() - started, chaos_seconds=chaos_seconds, runs=runner.runs,

@@ -1,19 +1,20 @@
 """Fault-injection harness: source outages, crashes and hostile input, end to end.
 
 One randomized run (a module fixture) drives the real monitor as a subprocess against
-local SyncFeed, SRU, SMTP and Slack servers.  Of every four cycles, two run the service
-(``kamermonitor run``, polling each source every second) and SIGKILL it, one runs it and
-stops it with SIGTERM (it must be gone within 10 s), and one is a ``poll --once``, killed
-in half of such cycles: so at least half the cycles end in a SIGKILL — at a random moment
-of the monitor's work, or right after the SMTP or Slack server accepted a message.  Each
-cycle publishes 0–2 letters (a TK document, sometimes first unlinked with Volgnummer -1
-via a Zaak and numbered later, sometimes an SRU publication first, sometimes a reprint;
-three or more for one watch in one poll go out as a digest), and arms random faults (5xx,
-429, hangs, HTML, truncated/malformed/DTD XML, gzip bombs, endless bodies, slow-drip
-bodies that only the total deadline ends, pages whose next links point at another server,
-hostile ``Retry-After`` values such as ``inf`` and ``99999999999``, dropped and reset
-connections, SMTP 4xx, Slack 429/500/hang/drop).  Then the faults are lifted, clean cycles
-drain the outbox, and each test below checks one invariant of that run.
+local SyncFeed, SRU, SMTP, Slack and Teams servers and a signed-webhook receiver.  Of
+every four cycles, two run the service (``kamermonitor run``, polling each source every
+second) and SIGKILL it, one runs it and stops it with SIGTERM (it must be gone within
+10 s), and one is a ``poll --once``, killed in half of such cycles: so at least half the
+cycles end in a SIGKILL — at a random moment of the monitor's work, or right after a
+channel's server accepted a message.  Each cycle publishes 0–2 letters (a TK document,
+sometimes first unlinked with Volgnummer -1 via a Zaak and numbered later, sometimes an
+SRU publication first, sometimes a reprint; three or more for one watch in one poll go
+out as a digest), and arms random faults (5xx, 429, hangs, HTML, truncated/malformed/DTD
+XML, gzip bombs, endless bodies, slow-drip bodies that only the total deadline ends,
+pages whose next links point at another server, hostile ``Retry-After`` values such as
+``inf`` and ``99999999999``, dropped and reset connections, SMTP 4xx, Slack, Teams and
+webhook 429/5xx/hang/drop).  Then the faults are lifted, clean cycles drain the outbox,
+and each test below checks one invariant of that run.
 
 Two independent monitors (servers, database, random sequence of their own) run at once,
 one per core, and share the cycles: the monitor's start-up (~1 s of imports) dominates
@@ -38,8 +39,10 @@ import pytest
 
 from tests.fault_driver import (
     DIGEST_TITLE,
+    HOOK,
     MAIL,
     SLACK,
+    TEAMS,
     TRACEBACK,
     Kill,
     Plan,
@@ -47,10 +50,8 @@ from tests.fault_driver import (
     Runner,
     World,
     attribute,
-    email_acceptances,
     pdf_bomb,
     run_streams,
-    slack_acceptances,
     summary,
 )
 
@@ -124,7 +125,7 @@ def test_outbox_drains_completely_once_the_faults_stop(reports: list[Report]) ->
     for r in reports:
         assert r.drained, r.details() + "\n" + r.status_text
         assert set(r.outbox) <= {"sent"}, r.details() + "\n" + r.status_text
-        for channel in (MAIL, SLACK):
+        for channel in (MAIL, SLACK, TEAMS, HOOK):
             line = next((x for x in r.status_text.splitlines() if x.strip().startswith(f"{channel}:")), "")
             assert "pending 0, retrying 0, failed 0" in line, r.status_text
 
@@ -173,7 +174,7 @@ def test_a_hostile_letter_file_does_not_hold_its_alert_back(tmp_path: Path) -> N
         assert first.returncode == 0, first.output()
         letter = world.publish(0, 26643, "Brief regering", False, "tk", content=pdf_bomb())
         run = runner.poll("hostile", Kill(HOSTILE_RUN_SECONDS))
-        raw = email_acceptances(world.smtp) + slack_acceptances(world.slack)
+        raw = world.acceptances()
         reached = {(a.channel, a.target) for a in attribute(runner.runs, raw) if letter.token in a.tokens}
         took = f"{run.end - run.start:.1f} s" + (" (killed)" if run.killed else "")
         assert reached == letter.targets, f"alert reached {sorted(reached)} in {took}:\n{run.output()}"

@@ -6,6 +6,7 @@
         ...
         hook.messages                 # accepted bodies (parsed JSON), each webhook-id once
         hook.duplicates               # webhook-ids that arrived again after being accepted
+        hook.received                 # every verified body, copies included (what a careless receiver sees)
 
 It verifies what a careful receiver verifies, with its own code (not the monitor's): the
 three headers ``webhook-id``, ``webhook-timestamp`` (Unix seconds, within
@@ -53,6 +54,7 @@ class WebhookReceiver(CaptureServer):
         self.secret = secret or new_secret()
         self.duplicates: list[str] = []
         self.ids: list[str] = []  # webhook-id of each accepted message, in order
+        self.received: list[Any] = []  # every verified body, duplicates included
         self._seen: set[str] = set()
 
     def url_for(self, token: str = "kamermonitor") -> str:
@@ -79,6 +81,7 @@ class WebhookReceiver(CaptureServer):
         except (UnicodeDecodeError, ValueError):
             return 400, "body is not JSON", {}
         with self._lock:
+            self.received.append(payload)
             if msg_id in self._seen:
                 self.duplicates.append(msg_id)
                 return 200, "duplicate", {}
