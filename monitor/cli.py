@@ -149,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--watch", required=True, help="the watch's name")
     pv.add_argument("--days", type=_days, default=30, help="letters published in the last N days")
     pv.add_argument("--html", type=Path, metavar="FILE", help="also write the e-mail HTML to FILE")
+    pv.add_argument("--channel", metavar="NAME", help="only this channel, each message as the payload it would send")
     pv.add_argument("--no-enrich", action="store_true", help="do not read the publications (sender, summary, ...)")
     dr = command(
         "doctor", "check the live sources, channels and database without changing anything",
@@ -244,7 +245,9 @@ def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
     if command == "preview":  # reads the sources only: no database, no channels
         from .preview import run as preview_run
 
-        return preview_run(settings, args.watch, args.days, html=args.html, enrich=not args.no_enrich, out=out)
+        return preview_run(
+            settings, args.watch, args.days, html=args.html, enrich=not args.no_enrich, out=out, channel=args.channel
+        )
     from .store import guard
 
     try:

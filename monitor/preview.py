@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import re
 import sys
@@ -175,10 +176,13 @@ def alerts_for(ctx: Context, watch: WatchConfig, days: int, *, enrich: bool = Tr
     ]
 
 
-def messages_for(settings: Settings, watch: WatchConfig, alerts: Iterable[Alert]) -> list[PreviewMessage]:
-    """Each alert rendered for each of the watch's channels, in the watch's channel order."""
+def messages_for(
+    settings: Settings, watch: WatchConfig, alerts: Iterable[Alert], only: str | None = None
+) -> list[PreviewMessage]:
+    """Each alert rendered for each of the watch's channels (or only the channel ``only``), in order."""
     renderer = renderer_for(settings)
-    channels = [c for c in (settings.channel(name) for name in watch.channels) if c is not None]
+    names = [only] if only is not None else watch.channels
+    channels = [c for c in (settings.channel(name) for name in names) if c is not None]
     return [render_message(renderer, c.name, c.type, alert) for alert in alerts for c in channels]
 
 
@@ -216,10 +220,14 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def print_messages(messages: Sequence[PreviewMessage], out: TextIO) -> None:
+def print_messages(messages: Sequence[PreviewMessage], out: TextIO, *, payloads: bool = False) -> None:
+    """Each message as ``preview`` shows it; with ``payloads``, what a JSON medium would POST, in full."""
     for i, m in enumerate(messages, start=1):
         print(f"=== {i}/{len(messages)} · {m.kind} channel {m.channel!r}", file=out)
-        print(m.shown, file=out)
+        if payloads and m.payload is not None:
+            print(json.dumps(m.payload, ensure_ascii=False, indent=2), file=out)
+        else:
+            print(m.shown, file=out)
         print(file=out)
 
 
@@ -231,13 +239,22 @@ def run(
     html: Path | None = None,
     enrich: bool = True,
     out: TextIO | None = None,
+    channel: str | None = None,
 ) -> int:
-    """The ``preview`` command: 0 when done, 1 for an unknown watch or an unreadable source."""
+    """The ``preview`` command: 0 when done, 1 for an unknown watch or channel or an unreadable source.
+
+    With ``channel``, only that channel's messages (any configured channel, in the watch or
+    not), each printed as the payload it would send.
+    """
     out = out or sys.stdout
     watch = next((w for w in settings.watches if w.name == watch_name), None)
     if watch is None:
         known = ", ".join(w.name for w in settings.watches) or "none"
         print(f"error: no watch named {watch_name!r} (configured: {known})", file=sys.stderr)
+        return 1
+    if channel is not None and settings.channel(channel) is None:
+        known = ", ".join(c.name for c in settings.channels)
+        print(f"error: no channel named {channel!r} (configured: {known})", file=sys.stderr)
         return 1
     # An in-memory database: the preview can never write to (or even create) the real one.
     ctx = Context.create(dataclasses.replace(settings, database="sqlite://"))
@@ -249,7 +266,7 @@ def run(
         return 1
     finally:
         ctx.close()
-    messages = messages_for(settings, watch, alerts)
+    messages = messages_for(settings, watch, alerts, channel)
     what = ", ".join(str(d) for d in watch.dossiers) or "every dossier"
     keywords = f"; keywords {', '.join(watch.keywords)}" if watch.keywords else ""
     print(f"Preview of watch {watch.name!r} ({what}; kinds {', '.join(watch.kinds)}{keywords}): "
@@ -258,7 +275,7 @@ def run(
     for note in _notes(settings, watch, len(alerts)):
         print(f"Note: {note}", file=out)
     print(file=out)
-    print_messages(messages, out)
+    print_messages(messages, out, payloads=channel is not None)
     if html is not None:
         return _write_html(settings, messages, alerts, html, out)
     return 0

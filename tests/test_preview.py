@@ -10,6 +10,7 @@ Nothing here touches the internet, and the tests check that nothing is sent.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import threading
@@ -438,3 +439,21 @@ def test_screenshot_of_the_preview_html(
     png = Path(os.environ["KAMERMONITOR_SCREENSHOT"]).resolve()
     screenshot(page, png, tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def test_cli_preview_of_one_channel_prints_the_payload_it_would_send(
+    letters: SruServer, routed: PublicationServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path / "kamermonitor.toml", letters.base_url, 9, tmp_path / "state.db")
+    with config.open("a", encoding="utf-8") as f:  # a webhook channel that is in no watch
+        f.write('[[channel]]\nname = "hook"\ntype = "webhook"\nurl_env = "KM_NOT_SET"\nsecret_env = "KM_NOT_SET"\n')
+    out = io.StringIO()
+    assert cli.main(["-c", str(config), "preview", "--watch", "ict", "--days", days_back(), "--channel", "hook"],
+                    stdout=out) == 0  # fmt: skip
+    text = out.getvalue()
+    assert "2 message(s). Nothing is sent." in text
+    first = text.split("=== 1/2 · webhook channel 'hook'\n", 1)[1].split("\n\n=== 2/2", 1)[0]
+    body = json.loads(first)
+    assert body["type"] == "letter.new" and body["data"]["letters"][0]["dossiers"] == ["26643"]
+    assert body["data"]["letters"][0]["subject"] == "Overzicht openstaande toezeggingen digitalisering"
+    assert cli.main(["-c", str(config), "preview", "--watch", "ict", "--channel", "nope"], stdout=io.StringIO()) == 1

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import weblinks
 from ..models import Alert
-from . import console, email, slack
+from . import apprise, console, email, slack, teams, webhook
 from .base import Channel, ChannelType, DeliveryError, Tools
 
 if TYPE_CHECKING:
@@ -23,6 +23,9 @@ CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
     "console": console.CONSOLE,
     "email": email.EMAIL,
     "slack": slack.SLACK,
+    "teams": teams.TEAMS,
+    "webhook": webhook.WEBHOOK,
+    "apprise": apprise.APPRISE,
 }
 
 

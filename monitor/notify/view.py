@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote
 
@@ -235,6 +235,8 @@ class View:
     subject: str = ""  # the headline every medium starts with, "[26643] …" (the e-mail subject)
     watches: tuple[str, ...] = ()  # the watches it is for (where to read the rest of a digest)
     letters: int = 0  # the alert's letters, all of them (``count`` is 1 for a follow-up)
+    # The alert itself, for a medium that sends data rather than a rendering (the webhook's JSON).
+    alert: Alert | None = field(default=None, compare=False, repr=False)
 
 
 def _followup_title(kind: str, view: LetterView) -> str:
@@ -259,7 +261,7 @@ def view_of(alert: Alert) -> View:
     else:
         title = shape.title
     subject = trim(oneline(f"[{shape.tag}] {title}", SUBJECT_MAX * 2), SUBJECT_MAX)
-    return dataclasses.replace(shape, subject=subject, watches=alert.watches, letters=len(alert.letters))
+    return dataclasses.replace(shape, subject=subject, watches=alert.watches, letters=len(alert.letters), alert=alert)
 
 
 def _shape(alert: Alert) -> View:
