@@ -21,10 +21,10 @@ import pytest
 
 from monitor.models import Alert, Attachment, Letter, LetterDetails, Signatory
 from monitor.notify.markdown import md
-from monitor.notify.render import email_subject, where_to_read
+from monitor.notify.render import where_to_read
 from monitor.notify.signing import signed_headers, signing_key
 from monitor.notify.teams_card import TEAMS_MAX_BYTES, teams_message
-from monitor.notify.view import view_of as _shape
+from monitor.notify.view import view_of
 from monitor.notify.webhook_body import MAX_LETTERS, webhook_body, webhook_id
 from tests.fakes.apprise_target import AppriseTarget
 from tests.fakes.teams_server import TeamsServer
@@ -37,7 +37,7 @@ REASON = "u volgt dossier 26643"
 
 
 def teams_payload(alert: Alert) -> dict[str, Any]:
-    return teams_message(_shape(alert), where_to_read(alert.watches, len(alert.letters)), email_subject(alert))
+    return teams_message(view_of(alert), where_to_read(alert.watches, len(alert.letters)))
 
 
 def body_bytes(payload: dict[str, Any]) -> bytes:

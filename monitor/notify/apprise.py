@@ -12,13 +12,21 @@ appears in an error, a log line or :meth:`AppriseChannel.describe`.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from ..configread import Reader
 from ..models import Alert
-from .apprise_text import markdown_body, plain_body
-from .base import DeliveryError, redact
-from .render import Renderer, default_renderer
+from . import envopts
+from .base import ChannelType, DeliveryError, Rendered, Tools, redact
+from .options import Options
+
+if TYPE_CHECKING:
+    from .render import Renderer
+    from .view import View
 
 EXTRA = "pip install 'kamermonitor[apprise]'"
 MISSING = f"the apprise channel needs the Apprise library: {EXTRA}"
@@ -41,12 +49,57 @@ def service(url: str) -> Any:
     return found
 
 
+@dataclass(frozen=True)
+class AppriseOptions(Options):
+    """``type = "apprise"``: any Apprise URL, in the variable ``url_env`` names (such URLs hold tokens)."""
+
+    url_env: str = ""
+    timeout: float = 30.0
+
+    def secret_vars(self) -> Mapping[str, str]:
+        return {"url": self.url_env}
+
+    def secret_problem(self, key: str, var: str, value: str) -> str | None:
+        try:
+            service(value)
+        except ValueError as exc:
+            return f"{var}: {exc}"
+        return None
+
+    @classmethod
+    def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> AppriseOptions:
+        if not installed():
+            r.fail(f"{p}.type", MISSING)
+        var = envopts.required_var(r, t, p, "url_env", "the Apprise URL")
+        return cls(var, envopts.timeout(r, t, p, cls.timeout))
+
+
+def _build(name: str, o: AppriseOptions, tools: Tools) -> AppriseChannel:
+    return AppriseChannel(name, url=envopts.secret(o.url_env), timeout=o.timeout, renderer=tools.renderer)
+
+
+def apprise_message(renderer: Renderer, view: View, markdown: bool) -> dict[str, str]:
+    """What Apprise is given: title, body and the body's format."""
+    from .apprise_text import markdown_body, plain_body
+
+    if markdown:
+        return {"title": view.subject, "body": markdown_body(view, renderer.read_more(view)), "format": "markdown"}
+    return {"title": view.subject, "body": plain_body(renderer.console_text(view)), "format": "text"}
+
+
+def _preview(renderer: Renderer, view: View) -> Rendered:
+    message = apprise_message(renderer, view, markdown=True)
+    return Rendered(message["body"], f"Title: {message['title']}\n{message['body']}", payload=dict(message))
+
+
 class AppriseChannel:
     kind = "apprise"
     min_interval = 0.0  # Apprise paces each service itself
     targets: tuple[str, ...] = ("",)
 
     def __init__(self, name: str, *, url: str, timeout: float = 30, renderer: Renderer | None = None) -> None:
+        # Apprise logs every send at INFO ("Notifying 1 service(s)."); its warnings and errors still show.
+        logging.getLogger("apprise").setLevel(logging.WARNING)
         self.name = name
         self.timeout = timeout
         self._url = url
@@ -61,6 +114,8 @@ class AppriseChannel:
 
     @property
     def renderer(self) -> Renderer:
+        from .render import default_renderer
+
         return self._renderer or default_renderer()
 
     def __repr__(self) -> str:
@@ -75,13 +130,7 @@ class AppriseChannel:
         return (self._url, *(p for p in pieces if len(p) >= 8))
 
     def payload(self, alert: Alert) -> dict[str, str]:
-        """What Apprise is given: title, body and the body's format."""
-        renderer = self.renderer
-        view = renderer.view(alert)
-        title = view.subject
-        if self.markdown:
-            return {"title": title, "body": markdown_body(view, renderer.read_more(view)), "format": "markdown"}
-        return {"title": title, "body": plain_body(renderer.console_text(view)), "format": "text"}
+        return apprise_message(self.renderer, self.renderer.view(alert), self.markdown)
 
     def send(self, alert: Alert, target: str = "") -> None:
         import apprise
@@ -98,3 +147,14 @@ class AppriseChannel:
             raise DeliveryError(f"Apprise ({self.name}) failed: {problem}") from None
         if not ok:
             raise DeliveryError(f"Apprise ({self.name}) reported a failure sending to {self.describe()}")
+
+
+# The URL holds the service's tokens: a table that writes it is refused.
+APPRISE = ChannelType(
+    keys=frozenset({"url_env", "timeout"}),
+    read=AppriseOptions.read,
+    build=_build,
+    secrets=frozenset({"url"}),
+    preview=_preview,
+    label="Apprise",
+)

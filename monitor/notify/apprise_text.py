@@ -19,8 +19,7 @@ from typing import Final
 from .clean import trim_words
 from .digest import limit_groups
 from .markdown import code, md, md_link
-from .view import TEST_SENTENCE, LetterView, ReadMore
-from .view import View as Shape
+from .view import TEST_SENTENCE, LetterView, ReadMore, View
 
 BODY_MAX: Final = 3500  # under Telegram's 4096 and near Discord's 2000-per-message splitting
 DIGEST_LETTERS: Final = 20
@@ -39,7 +38,7 @@ def _fit(lines: Iterable[str], limit: int = BODY_MAX) -> str:
     return "\n".join(out)
 
 
-def markdown_body(shape: Shape, read_more: ReadMore) -> str:
+def markdown_body(shape: View, read_more: ReadMore) -> str:
     lines: list[str] = []
     if shape.mode == "test":
         lines.append(md(shape.text) if shape.text else md(TEST_SENTENCE))
@@ -89,7 +88,7 @@ def _followup(view: LetterView, kind: str) -> list[str]:
     return lines
 
 
-def _digest(shape: Shape, read_more: ReadMore) -> list[str]:
+def _digest(shape: View, read_more: ReadMore) -> list[str]:
     shown, rest = limit_groups(shape.groups, max(DIGEST_LETTERS // max(len(shape.groups), 1), 3), DIGEST_LETTERS)
     lines: list[str] = []
     for group in shown:

@@ -12,6 +12,7 @@ a secret: errors pass through the caller's ``redact``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 MAX_REPLY = 64 * 1024  # a reply is a status word or a small JSON error: keep no more than this
 TRANSIENT = frozenset({408, 425, 429})
+_PLAIN = re.compile(r"[a-z_.-]+|[0-9.-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +50,18 @@ class Reply:
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
-    """The pieces of a URL that may be a key: long path segments, query values, user and password."""
+    """The pieces of a URL that may be a key: long path segments, query values, user and password.
+
+    A plain word (``workflows``, ``triggers``) or a plain number or date (``2016-06-01``) is
+    not a key; a key is long and mixes case or digits, as workflow ids and signatures do.
+    """
     try:
         parts = urlsplit(url)
-        pieces = [*parts.path.split("/"), *(v for _, v in parse_qsl(parts.query)), parts.username, parts.password]
+        values = [v for _, v in parse_qsl(parts.query)]
+        pieces = [*parts.path.split("/"), *(x for v in values for x in v.split("/")), parts.username, parts.password]
     except ValueError:
         return (url,)
-    return tuple(p for p in pieces if p and len(p) >= 8)
+    return tuple(p for p in pieces if p and len(p) >= 8 and not _PLAIN.fullmatch(p))
 
 
 def redacted_url(url: str) -> str:

@@ -10,18 +10,59 @@ every request): it never appears in an error, a log line or :meth:`TeamsChannel.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from ..configread import Reader
 from ..models import Alert
-from .base import DeliveryError, redact
+from . import envopts
+from .base import ChannelType, DeliveryError, Rendered, Tools, redact
 from .jsonpost import JsonPoster, redacted_url, refusal, url_secrets
-from .render import Renderer, default_renderer
-from .teams_card import teams_message
+from .options import Options
 
 if TYPE_CHECKING:
     import httpx
 
+    from .render import Renderer
+    from .view import View
+
 ACCEPTED = (200, 202)
+
+
+@dataclass(frozen=True)
+class TeamsOptions(Options):
+    """``type = "teams"``: a Workflows webhook, its URL in the variable ``webhook_url_env`` names."""
+
+    webhook_url_env: str = ""
+    timeout: float = 15.0
+
+    def secret_vars(self) -> Mapping[str, str]:
+        return {"webhook_url": self.webhook_url_env}
+
+    def secret_problem(self, key: str, var: str, value: str) -> str | None:
+        return envopts.url_problem(var, value)
+
+    @classmethod
+    def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> TeamsOptions:
+        var = envopts.required_var(r, t, p, "webhook_url_env", "the Workflows webhook URL")
+        return cls(var, envopts.timeout(r, t, p, cls.timeout))
+
+
+def _build(name: str, o: TeamsOptions, tools: Tools) -> TeamsChannel:
+    url = envopts.secret(o.webhook_url_env)
+    return TeamsChannel(name, webhook_url=url, timeout=o.timeout, renderer=tools.renderer)
+
+
+def teams_payload(renderer: Renderer, view: View) -> dict[str, Any]:
+    from .teams_card import teams_message
+
+    return teams_message(view, renderer.read_more(view))
+
+
+def _preview(renderer: Renderer, view: View) -> Rendered:
+    payload = teams_payload(renderer, view)
+    return Rendered(view.subject, json.dumps(payload, ensure_ascii=False, indent=2), payload=payload)
 
 
 class TeamsChannel:
@@ -48,6 +89,8 @@ class TeamsChannel:
 
     @property
     def renderer(self) -> Renderer:
+        from .render import default_renderer
+
         return self._renderer or default_renderer()
 
     def __repr__(self) -> str:  # never show the URL
@@ -66,10 +109,8 @@ class TeamsChannel:
     def _redact(self, text: str) -> str:
         return redact(text, self.secrets())
 
-    def payload(self, alert: Alert) -> dict[str, object]:
-        renderer = self.renderer
-        view = renderer.view(alert)
-        return teams_message(view, renderer.read_more(view), view.subject)
+    def payload(self, alert: Alert) -> dict[str, Any]:
+        return teams_payload(self.renderer, self.renderer.view(alert))
 
     def send(self, alert: Alert, target: str = "") -> None:
         body = json.dumps(self.payload(alert), ensure_ascii=False).encode("utf-8")
@@ -79,3 +120,14 @@ class TeamsChannel:
         if 200 <= reply.status < 300:  # taken, but not as Workflows says it takes a message
             raise DeliveryError(f"Teams workflow answered {reply.status} (expected 202 or 200)")
         raise refusal(reply, "Teams workflow", self._redact)
+
+
+# The URL is its own token: a table that writes it under any of these names is refused.
+TEAMS = ChannelType(
+    keys=frozenset({"webhook_url_env", "timeout"}),
+    read=TeamsOptions.read,
+    build=_build,
+    secrets=frozenset({"webhook_url", "webhook", "token"}),
+    preview=_preview,
+    label="Teams",
+)

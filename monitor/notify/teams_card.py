@@ -29,8 +29,7 @@ from typing import Any, Final
 from .clean import oneline, trim, trim_words
 from .digest import limit_groups
 from .markdown import code, md, md_link
-from .view import TEST_SENTENCE, AttachmentView, GroupView, LetterView, Link, ReadMore
-from .view import View as Shape
+from .view import TEST_SENTENCE, AttachmentView, GroupView, LetterView, Link, ReadMore, View, attachments_label
 
 CARD_TYPE: Final = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION: Final = "1.4"
@@ -76,9 +75,10 @@ class Fit:
         return Fit(1, self.items, False) if self.summary else None
 
 
-def teams_message(shape: Shape, read_more: ReadMore, subject: str) -> dict[str, Any]:
+def teams_message(shape: View, read_more: ReadMore) -> dict[str, Any]:
     """The envelope Teams' Workflows webhook takes, holding one card that fits its limits."""
     fit: Fit | None = Fit()
+    subject = shape.subject
     card = _card(shape, read_more, subject, Fit())
     while _size(card) > CARD_BUDGET:
         fit = fit.smaller() if fit else None
@@ -105,7 +105,7 @@ def _card_of(subject: str, body: list[dict[str, Any]], actions: list[dict[str, A
     }
 
 
-def _card(shape: Shape, read_more: ReadMore, subject: str, fit: Fit) -> dict[str, Any]:
+def _card(shape: View, read_more: ReadMore, subject: str, fit: Fit) -> dict[str, Any]:
     body: list[dict[str, Any]] = []
     if shape.tag != "kamermonitor":
         body.append(_block(md(f"Dossier {shape.tag}", 100), isSubtle=True, spacing="None"))
@@ -170,7 +170,7 @@ def _followup(view: LetterView, kind: str, fit: Fit) -> list[dict[str, Any]]:
         said = f"Nu gepubliceerd als **{md(view.citation, 200)}**" if view.citation else "Nu officieel gepubliceerd"
         out.append(_block(said))
     elif kind == "attachments":
-        label = "Bijlage bij" if len(view.attachments) == 1 else "Bijlagen bij"
+        label = attachments_label(view)
         items = [_attachment(a) for a in view.attachments[: fit.items]]
         out += [_block(f"**{label} {md(view.reference, 200)}**"), _block(_bullets(items, len(view.attachments)))]
     else:
@@ -195,7 +195,7 @@ def _digest_letter(view: LetterView, fit: Fit) -> dict[str, Any]:
     return {"type": "Container", "items": items, "spacing": "Medium"}
 
 
-def _digest(shape: Shape, read_more: ReadMore, fit: Fit) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _digest(shape: View, read_more: ReadMore, fit: Fit) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     per_dossier = max(fit.letters // max(len(shape.groups), 1), 3)
     shown, rest = limit_groups(shape.groups, per_dossier, fit.letters)
     body: list[dict[str, Any]] = []
