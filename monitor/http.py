@@ -15,7 +15,6 @@ import logging
 import posixpath
 import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,6 +23,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from . import deadline
+from .conditional import Validator, Validators
+from .inflate import CodingError, Inflater, TooLarge
 from .retry import parse_retry_after
 from .textcut import shorten
 
@@ -88,6 +89,10 @@ class FetchStats:
     bytes_body: int = 0  # after decompression
     per_source: dict[str, int] = field(default_factory=dict)
     bytes_per_source: dict[str, int] = field(default_factory=dict)  # body bytes, after decompression
+    # Request line and headers sent, status line and headers received (as HTTP/1.1 puts them on the wire).
+    bytes_head: int = 0
+    not_modified: int = 0  # conditional requests answered 304
+    not_modified_per_source: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,12 @@ class FetchResult:
     url: str  # final URL after redirects
     status: int
     complete: bool = True  # False when ``stop_when`` ended the read early
+    validator: Validator | None = None  # of a conditional request's 200: see Fetcher.remember
+
+    @property
+    def not_modified(self) -> bool:
+        """304: the same as the response remembered for this URL; there is no body."""
+        return self.status == 304
 
 
 def settings_from(cfg: HttpConfig) -> HttpSettings:
@@ -114,75 +125,22 @@ def make_client(settings: HttpSettings) -> httpx.Client:
     """The single httpx client every source shares."""
     return httpx.Client(
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-        # One coding at most, and only those inflated here in bounded steps (see _Inflater).
+        # One coding at most, and only those inflated here in bounded steps (see monitor.inflate).
         headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         follow_redirects=False,  # followed by Fetcher.get, within the configured base only
         transport=deadline.transport(limits=httpx.Limits(max_connections=4, max_keepalive_connections=2)),
     )
 
 
-class _Inflater:
-    """Undo at most one content coding, never producing more than the caller still accepts.
-
-    httpx inflates a whole network chunk at once, and a stack of codings
-    (``deflate, gzip``) multiplies: 1.8 KB became 2.1 GB in memory before the size cap was
-    checked.  Here each step asks zlib for at most ``room + 1`` bytes, so the body never
-    exceeds the cap by more than one byte.
-    """
-
-    def __init__(self, source: str, coding_header: str) -> None:
-        codings = [c.strip().lower() for c in coding_header.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        if len(codings) > 1:
-            raise SourceError(source, f"refused a response with stacked content codings ({coding_header[:80]})")
-        self.coding = codings[0] if codings else None
-        self._source = source
-        self._zlib: zlib._Decompress | None = None
-        if self.coding in ("gzip", "x-gzip"):
-            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif self.coding == "deflate":
-            self._zlib = zlib.decompressobj()
-        elif self.coding is not None:
-            raise SourceError(source, f"unsupported content coding {self.coding[:40]!r}")
-        self._first = True
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Inflate ``data``; raise :class:`_TooLarge` past ``room`` bytes of output."""
-        if self._zlib is None:
-            return data
-        try:
-            out = self._step(data, room)
-        except zlib.error as exc:
-            raise SourceError(self._source, f"corrupt {self.coding} response body: {exc}") from None
-        return out
-
-    def _step(self, data: bytes, room: int) -> bytes:
-        assert self._zlib is not None
-        if self._first and self.coding == "deflate":
-            self._first = False
-            try:  # "deflate" is meant to be zlib-wrapped, but some servers send it raw
-                return self._bounded(data, room)
-            except zlib.error:
-                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._bounded(data, room)
-
-    def _bounded(self, data: bytes, room: int) -> bytes:
-        assert self._zlib is not None
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            piece = self._zlib.decompress(data, room - size + 1)
-            parts.append(piece)
-            size += len(piece)
-            if size > room:
-                raise _TooLarge
-            data = self._zlib.unconsumed_tail
-            if not data:
-                return b"".join(parts)
-
-
-class _TooLarge(Exception):
-    pass
+def _head_bytes(resp: httpx.Response) -> int:
+    """Bytes of the request line, request headers, status line and response headers."""
+    req = resp.request
+    target = req.url.raw_path
+    sent = len(req.method) + len(target) + len(b"  HTTP/1.1\r\n") + 2
+    sent += sum(len(k) + len(v) + 4 for k, v in req.headers.raw)
+    got = len(f"HTTP/1.1 {resp.status_code} {resp.reason_phrase}\r\n") + 2
+    got += sum(len(k) + len(v) + 4 for k, v in resp.headers.raw)
+    return sent + got
 
 
 class Fetcher:
@@ -196,6 +154,17 @@ class Fetcher:
         self._lock = threading.Lock()
         # Set when the process is stopping: requests in flight end within a second.
         self.stop = threading.Event()
+        self.validators = Validators()
+
+    def remember(self, result: FetchResult) -> None:
+        """Ask for this URL conditionally from now on: its response has been dealt with in full.
+
+        A later 304 then means "the same as this", so a caller remembers only a response
+        whose content it has recorded (or that held nothing to record): a 304 must never
+        stand for a page that was fetched but not stored.
+        """
+        if result.validator is not None:
+            self.validators.remember(result.validator)
 
     def _pace(self, url: str) -> None:
         host = urlsplit(url).netloc
@@ -219,6 +188,7 @@ class Fetcher:
         max_bytes: int | None = None,
         stop_when: Callable[[bytes], bool] | None = None,
         base: str | None = None,
+        conditional: bool = False,
     ) -> FetchResult:
         """GET ``url``; return the body or raise :class:`SourceError`.
 
@@ -226,24 +196,41 @@ class Fetcher:
         stops early (used to probe the end of a feed without downloading whole pages).
         Redirects are followed only to URLs under ``base`` (default: the same scheme, host
         and port as ``url``); anything else is a SourceError marked ``foreign``.
+
+        ``conditional``: send ``If-None-Match`` / ``If-Modified-Since`` when this URL's
+        response was :meth:`remember`-ed, and return a 200's validators with it.  A 304 is
+        returned as a result whose ``not_modified`` is True and whose content is empty;
+        the caller must treat it as "the same as remembered", never parse it.
         """
         limit = max_bytes or self.settings.max_bytes
         allowed = base or origin(url)
         if self.stop.is_set():
             raise SourceError(source, "not fetched: the monitor is stopping")
+        key = str(httpx.URL(url, params=params)) if conditional else ""
+        extra = self.validators.headers(key) if conditional else {}
         with deadline.deadline(self.settings.deadline_seconds, self.stop):
             for _ in range(MAX_REDIRECTS + 1):
                 self._pace(url)
                 with self._lock:  # polls read ahead in a thread, and enrichment runs on another
                     self.stats.requests += 1
                     self.stats.per_source[source] = self.stats.per_source.get(source, 0) + 1
-                next_url, result = self._once(source, url, params, accept, limit, stop_when, allowed)
+                next_url, result = self._once(source, url, params, accept, limit, stop_when, allowed, extra)
                 if result is not None:
                     break
-                url, params = next_url, None
+                # A redirect target is another URL: the validators were for the first one.
+                url, params, extra = next_url, None, {}
             else:
                 raise SourceError(source, f"more than {MAX_REDIRECTS} redirects from {shorten(url)}")
-        body, final, status, complete, content_type = result
+        body, final, status, complete, content_type, validator = result
+        if status == 304:
+            if not extra:  # nothing was asked conditionally: a 304 here is not an answer
+                raise SourceError(source, f"HTTP 304 to an unconditional request for {shorten(final)}")
+            with self._lock:
+                self.stats.not_modified += 1
+                self.stats.not_modified_per_source[source] = self.stats.not_modified_per_source.get(source, 0) + 1
+            return FetchResult(b"", final, status, True)
+        if conditional:
+            validator = Validator(key, validator.etag, validator.last_modified) if validator else None
         with self._lock:
             self.stats.bytes_body += len(body)
             self.stats.bytes_per_source[source] = self.stats.bytes_per_source.get(source, 0) + len(body)
@@ -252,7 +239,7 @@ class Fetcher:
             raise SourceError(source, f"not found (soft 404, redirected to {shorten(final)})")
         if expect_xml and complete:
             _check_looks_like_xml(source, content_type, body)
-        return FetchResult(body, final, status, complete)
+        return FetchResult(body, final, status, complete, validator if conditional else None)
 
     def _once(
         self,
@@ -263,10 +250,15 @@ class Fetcher:
         limit: int,
         stop_when: Callable[[bytes], bool] | None,
         allowed: str,
-    ) -> tuple[str, tuple[bytes, str, int, bool, str] | None]:
-        """One request: (redirect target, None) or ("", (body, final url, status, complete, type))."""
+        extra: Mapping[str, str],
+    ) -> tuple[str, tuple[bytes, str, int, bool, str, Validator | None] | None]:
+        """One request: (redirect target, None) or ("", (body, final url, status, complete, type, validator))."""
         try:
-            with self.client.stream("GET", url, params=params, headers={"Accept": accept}) as resp:
+            with self.client.stream("GET", url, params=params, headers={"Accept": accept, **extra}) as resp:
+                with self._lock:
+                    self.stats.bytes_head += _head_bytes(resp)
+                if resp.status_code == 304 and extra:
+                    return "", (b"", str(resp.url), 304, True, "", None)
                 location = resp.headers.get("location") if resp.is_redirect else None
                 if location is not None:
                     target = urljoin(str(resp.url), location.strip())
@@ -282,7 +274,9 @@ class Fetcher:
                 body, complete = self._read(source, resp, limit, stop_when)
                 with self._lock:
                     self.stats.bytes_wire += resp.num_bytes_downloaded
-                return "", (body, str(resp.url), resp.status_code, complete, resp.headers.get("content-type", ""))
+                validator = Validator.of("", resp.headers.get("etag"), resp.headers.get("last-modified"))
+                ctype = resp.headers.get("content-type", "")
+                return "", (body, str(resp.url), resp.status_code, complete, ctype, validator)
         except httpx.TimeoutException as exc:
             if self.stop.is_set():
                 raise SourceError(source, f"abandoned {shorten(url)}: the monitor is stopping") from exc
@@ -314,7 +308,19 @@ class Fetcher:
         limit: int,
         stop_when: Callable[[bytes], bool] | None,
     ) -> tuple[bytes, bool]:
-        inflater = _Inflater(source, resp.headers.get("content-encoding", ""))
+        try:
+            return self._inflate(source, resp, limit, stop_when)
+        except CodingError as exc:
+            raise SourceError(source, str(exc)) from None
+
+    def _inflate(
+        self,
+        source: str,
+        resp: httpx.Response,
+        limit: int,
+        stop_when: Callable[[bytes], bool] | None,
+    ) -> tuple[bytes, bool]:
+        inflater = Inflater(resp.headers.get("content-encoding", ""))
         chunks: list[bytes] = []
         size = 0
         too_large = SourceError(source, f"response larger than {limit} bytes from {shorten(str(resp.url))}")
@@ -323,7 +329,7 @@ class Fetcher:
         for raw in pieces:
             try:
                 chunk = inflater.feed(raw, limit - size)
-            except _TooLarge:
+            except TooLarge:
                 raise too_large from None
             chunks.append(chunk)
             size += len(chunk)

@@ -130,6 +130,13 @@ def _event_families(settings: Settings, recorder: Recorder, stats: FetchStats | 
                 sources,
                 stats.bytes_per_source,
             ),  # fmt: skip
+            _counter(
+                "kamermonitor_source_not_modified_total",
+                "Conditional requests the source answered 304 Not Modified (nothing new, no body).",
+                "source",
+                sources,
+                stats.not_modified_per_source,
+            ),  # fmt: skip
         ]
     out.append(
         _histogram(

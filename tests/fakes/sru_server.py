@@ -17,12 +17,14 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
+
+from tests.fakes import conditional
 
 # The prefixes and declaration order of the recorded responses.
 NSMAP = {
@@ -321,7 +323,13 @@ class _Handler(BaseHTTPRequestHandler):
         mode = fake._take(url.query)
         body = fake.respond({k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()})
         if mode is None:
-            return self.send(200, body, fake.content_type)
+            modified = fake.first_served(body)
+            headers = conditional.validators(body, modified)
+            if conditional.unchanged(self.headers, body, modified):
+                with fake._lock:
+                    fake.not_modified += 1
+                return self.send(304, b"", fake.content_type, headers)
+            return self.send(200, body, fake.content_type, headers)
         if mode in _CANNED:
             status, content_type, canned, headers = _CANNED[mode]
             return self.send(status, canned, content_type, headers)
@@ -377,6 +385,8 @@ class SruServer:
         self.content_type = content_type  # tests may set a wrong charset on purpose
         self.requests: list[str] = []  # raw query strings of /sru requests, in order
         self.bytes_sent = 0
+        self.not_modified = 0  # searches answered 304 (conditional, unchanged)
+        self._served: dict[str, datetime] = {}  # ETag -> when that body was first served (Last-Modified)
         self._records: dict[str, FakeRecord] = {}
         self._faults: list[str] = []
         self._lock = threading.Lock()
@@ -494,6 +504,14 @@ class SruServer:
         with self._lock:
             self.requests.append(query_string)
             return self._faults.pop(0) if self._faults else None
+
+    def first_served(self, body: bytes) -> datetime:
+        """When this exact answer was first given: its ``Last-Modified``."""
+        tag = conditional.etag(body)
+        with self._lock:
+            if len(self._served) > 10_000:  # a long bench run asks many distinct queries
+                self._served.clear()
+            return self._served.setdefault(tag, datetime.now(UTC))
 
     def _count(self, size: int) -> None:
         with self._lock:

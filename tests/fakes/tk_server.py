@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from tests.fakes import conditional
+
 ATOM = "http://www.w3.org/2005/Atom"
 TK = "http://www.tweedekamer.nl/xsd/tkData/v1-0"
 PREFIX = "/SyncFeed/2.0"
@@ -92,6 +94,7 @@ class TkFeedServer:
         self.endless_limit = endless_limit
         self.requests: list[str] = []
         self.bytes_sent = 0
+        self.not_modified = 0  # feed requests answered 304 (conditional, unchanged)
         self._next_token = first_token
         self._clock = start_time
         self._entries: list[_Entry] = []
@@ -311,7 +314,16 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 fault = tk._faults.pop(0) if tk._faults else None
         code, body, ctype = self._route(tk)
-        if fault is None:
+        if fault is None and code == 200 and self.path.startswith(f"{PREFIX}/Feed"):
+            with tk._lock:
+                modified = tk._clock
+            if conditional.unchanged(self.headers, body, modified):
+                with tk._lock:
+                    tk.not_modified += 1
+                self._send(304, b"", ctype, **_underscored(conditional.validators(body, modified)))
+            else:
+                self._send(code, body, ctype, **_underscored(conditional.validators(body, modified)))
+        elif fault is None:
             self._send(code, body, ctype)
         elif fault in _SIMPLE_FAULTS:
             code, ctype, body = _SIMPLE_FAULTS[fault]
@@ -377,6 +389,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             sent, chunk = sent + len(chunk), b"<!-- " + b"x" * 65_000 + b" -->\n"
         self._write(b"0\r\n\r\n")
+
+
+def _underscored(headers: dict[str, str]) -> dict[str, str]:
+    """``_send`` takes header names as keywords, with ``_`` for ``-``."""
+    return {name.replace("-", "_"): value for name, value in headers.items()}
 
 
 def feed_header(self_href: str, category: str, updated: datetime) -> etree._Element:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ...http import Fetcher, SourceError
+from ...http import Fetcher, FetchResult, SourceError
 from ...models import DossierRef
 from ...xmlsafe import attr, child, child_text, children, descendants, integer, local, parse_xml, text
 from .models import SruPage, SruRecord
@@ -367,16 +367,37 @@ class SruClient:
         result = self.fetcher.get(self.source, self.base_url, params, accept="application/xml", base=self.base_url)
         return parse_response(result.content, self.source)
 
+    def _conditional_page(self, query: str) -> tuple[SruPage, FetchResult]:
+        params: dict[str, str | int] = {
+            "operation": "searchRetrieve", "version": "2.0", "startRecord": 1, "maximumRecords": self.page_size,
+            "query": query,
+        }  # fmt: skip
+        result = self.fetcher.get(
+            self.source, self.base_url, params, accept="application/xml", base=self.base_url, conditional=True
+        )
+        if result.not_modified:
+            # The same whole answer as the one remembered, every record of which was recorded.
+            return SruPage(records=(), number_of_records=None, next_position=None, returned=0), result
+        return parse_response(result.content, self.source), result
+
     def search(self, query: str, *, max_pages: int = 20) -> Iterator[SruPage]:
         """Pages in order until no ``nextRecordPosition`` is given or ``max_pages`` is reached.
 
         After ``max_pages`` the last page's ``next_position`` is still set: that is how a
-        caller tells a cut-off result from a complete one.
+        caller tells a cut-off result from a complete one.  An answer that fits one page is
+        asked again conditionally; a 304 for it is a page with no records (all are on record).
         """
         start = 1
         for _ in range(max_pages):
-            page = self.fetch_page(query, start)
+            if start == 1:
+                page, first = self._conditional_page(query)
+            else:
+                page = self.fetch_page(query, start)
             yield page
+            if start == 1 and page.next_position is None:
+                # The caller asked for the next page only after recording this one, so this
+                # whole answer is on record: from now on a 304 for it means "nothing new".
+                self.fetcher.remember(first)
             if page.next_position is not None and page.next_position <= start:
                 # A server that does not advance would otherwise loop until max_pages.
                 raise SourceError(self.source, f"nextRecordPosition {page.next_position} does not advance")

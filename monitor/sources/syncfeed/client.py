@@ -63,13 +63,25 @@ class SyncFeedClient:
 
         Caught up means a page with no entries, without a feed-level next link, or whose
         token does not move (both ways of ending have been seen).  At most
-        ``max_pages`` are read; the rest is for the next poll.
+        ``max_pages`` are read; the rest is for the next poll.  The caught-up (empty) page
+        is asked again conditionally next time: a 304 is "still caught up", an empty page.
         """
         for _ in range(max_pages):
-            page = self.fetch_page(category, skiptoken)
+            result = self.fetcher.get(
+                self.source, f"{self.base_url}/Feed", self._feed_params(category, skiptoken), base=self.base_url,
+                conditional=True,
+            )  # fmt: skip
+            if result.not_modified:
+                # The same caught-up page as last time (remembered below): nothing new.
+                yield FeedPage((), None), skiptoken
+                return
+            page = parse_feed(result.content, self.source, base=self.base_url)
             next_token = page.next_skiptoken if page.next_skiptoken is not None else skiptoken
             yield page, next_token
             if not page.entities or page.next_url is None or next_token == skiptoken:
+                if not page.entities:
+                    # Only an empty page: a 304 then stands for a page with nothing to record.
+                    self.fetcher.remember(result)
                 return
             skiptoken = next_token
         logger.info("syncfeed: %s page limit reached; the rest follows next poll", category)
