@@ -1,4 +1,8 @@
-"""One poll of officiële bekendmakingen (SRU): one query for all watched dossiers.
+"""One poll of officiële bekendmakingen (SRU): the watched dossiers' publications modified of late.
+
+The dossiers are asked for in groups of ``max_dossier_clauses`` (one query per group), so
+the answer holds only their records at any number of dossiers; only with no dossier at
+all (or ``max_dossier_clauses = 0``) is the window asked for whole and filtered here.
 
 SRU dates are whole days and ``dt.modified`` keeps moving after publication, so every
 poll re-asks for an overlapping window (last successful day minus ``overlap_days``)
@@ -24,8 +28,8 @@ from ...store import ops
 from .. import config_of
 from . import backfill_cursor, mirror, observe
 from .config import NAME, SruConfig
-from .models import SruRecord
-from .search import SruClient, build_query
+from .models import SruPage, SruRecord
+from .search import SruClient, build_query, window_queries
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +67,24 @@ def poll(ctx: Context, batch: str) -> SruPollResult:
     today = ctx.now().astimezone(ctx.tz).date()
     last = date.fromisoformat(since_text) if since_text else today
     since = last - timedelta(days=cfg.overlap_days)
-    scoped = 0 < len(dossiers) <= cfg.max_dossier_clauses
-    query = build_query(dossiers, since, max_dossier_clauses=cfg.max_dossier_clauses)
-    if not scoped:
+    unscoped = not dossiers or cfg.max_dossier_clauses == 0
+    if unscoped:
         # Without a dossier clause the window holds every Kamerstuk modified in it: ask for
         # the service's largest page so an idle poll stays one request.
         client = SruClient(ctx.fetcher, cfg.base_url, source=SOURCE, page_size=1000)
     wanted = set(dossiers)
-    keep_all = any(w.keywords for w in ctx.settings.watches) or not scoped
+    keep_all = unscoped or any(w.keywords for w in ctx.settings.watches)
     complete = True
-    for page in client.search(query, max_pages=cfg.max_pages_per_poll):
-        result.requests += 1
-        records = [r for r in page.records if keep_all or wanted.intersection(r.dossiers)]
-        _record(ctx, records, result, batch, silent=False)
-        complete = page.next_position is None
+    # ⌈N / max_dossier_clauses⌉ queries, each filtered on its dossiers: an idle poll then
+    # costs one small answer per query (usually a 304), however busy the rest of the index.
+    for query in window_queries(dossiers, since, max_dossier_clauses=cfg.max_dossier_clauses):
+        final: SruPage | None = None
+        for page in client.search(query, max_pages=cfg.max_pages_per_poll):
+            result.requests += 1
+            records = [r for r in page.records if keep_all or wanted.intersection(r.dossiers)]
+            _record(ctx, records, result, batch, silent=False)
+            final = page
+        complete = complete and (final is None or final.next_position is None)
     if complete:  # a window cut off by the page limit is asked again, whole, next poll
         with ctx.engine.begin() as conn:
             ops.set_cursor(conn, "sru:since", today.isoformat(), ctx.now())

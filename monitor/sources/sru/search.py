@@ -65,6 +65,22 @@ def build_query(dossiers: Sequence[DossierRef], since: date | None, *, max_dossi
     return " AND ".join(clauses) + " sortBy dt.modified/sort.descending"
 
 
+def window_queries(dossiers: Sequence[DossierRef], since: date | None, *, max_dossier_clauses: int = 25) -> list[str]:
+    """The queries that together ask for every Kamerstuk of ``dossiers`` modified since ``since``.
+
+    The dossiers, sorted, are split into groups of at most ``max_dossier_clauses``:
+    ⌈N / max_dossier_clauses⌉ queries, each with its own dossier clause, so that no answer
+    holds other dossiers' publications.  The same watch list always gives the same
+    queries (the service caches paging, and a conditional request needs the same URL).
+    With no dossiers, or ``max_dossier_clauses = 0``, one query without a dossier clause.
+    """
+    unique = sorted(set(dossiers))
+    if not unique or max_dossier_clauses <= 0:
+        return [build_query([], since)]
+    step = max_dossier_clauses
+    return [build_query(unique[i : i + step], since, max_dossier_clauses=step) for i in range(0, len(unique), step)]
+
+
 def _dossier_clause(dossiers: Sequence[DossierRef], limit: int) -> str | None:
     # Sorted and de-duplicated so the same watch list always gives the same query
     # string; the service caches its paging cursor per query.
