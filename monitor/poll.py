@@ -144,6 +144,12 @@ def poll_source(ctx: Context, name: str) -> bool:
     return error is None
 
 
+def behind(ctx: Context, name: str) -> bool:
+    """Did the source's last poll stop at its page limit with more to read?  Then poll again at once."""
+    with ctx.engine.connect() as conn:
+        return bool(ops.get_cursor(conn, f"{name}:behind"))
+
+
 def _first_seen_lags(ctx: Context, conn: Connection, matches: list[NewMatch]) -> list[float]:
     """Seconds from each newly matched letter's date (midnight, local time) to its first sighting."""
     if not matches:

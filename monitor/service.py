@@ -44,7 +44,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from . import sdnotify
 from .context import Context, freeze_startup_heap
 from .notify.deliver import Deliverer
-from .poll import announce_watches, deliver, enabled_sources, poll_source, prepare_watches
+from .poll import announce_watches, behind, deliver, enabled_sources, poll_source, prepare_watches
 from .store import guard
 
 if TYPE_CHECKING:
@@ -106,6 +106,13 @@ class Service:
         self._step(lambda: self._poll(name))
 
     def _poll(self, name: str) -> None:
+        # A poll that stopped at its page limit is followed at once by the next (the fetcher
+        # still paces the requests): a backlog drains at the source's pace, not one page
+        # limit per interval.  The alerts of each poll go out meanwhile.
+        while self._poll_once(name) and not self.ctx.stopping.is_set() and behind(self.ctx, name):
+            logger.info("%s: more to read after the page limit; polling again now", name)
+
+    def _poll_once(self, name: str) -> bool:
         self._poll_since[name] = time.monotonic()
         try:
             with self._watch_lock:  # the two sources' threads share the watches' bookkeeping
@@ -115,7 +122,7 @@ class Service:
             self._poll_since.pop(name, None)
         sdnotify.notify(f"STATUS={name} {'polled' if ok else 'FAILED'} at {datetime.now(self.ctx.tz):%H:%M:%S}")
         if self.ctx.stopping.is_set():
-            return
+            return ok
         with self._watch_lock:
             announce_watches(self.ctx)
         # The alert goes out right after the poll that saw it, on the delivery thread: a
@@ -123,13 +130,14 @@ class Service:
         with self._lock:
             if self._delivering:
                 self._again = True
-                return
+                return ok
         try:
             self.scheduler.modify_job("deliver", next_run_time=datetime.now(self.ctx.tz))
         except JobLookupError:
             # SIGTERM shut the scheduler down (removing its jobs) while this poll ran; what
             # the poll queued is in the outbox and goes out on the next start.
             logger.info("stopping: deliveries queued by the last poll go out on the next start")
+        return ok
 
     def _deliver_job(self) -> None:
         self._step(self._deliver)

@@ -42,12 +42,20 @@ SOURCE = NAME
 PAGES_PER_TRANSACTION = 4
 
 
+# Categories that stopped at ``max_pages_per_poll`` in the last poll (comma-separated): the
+# service polls again at once while it is set, and those categories are read whatever the
+# poll's number.
+BEHIND = "syncfeed:behind"
+RELATED = ("Kamerstukdossier", "Zaak")
+
+
 @dataclass(slots=True)
 class TkPollResult:
     requests: int = 0
     entries: int = 0
     new_matches: list[NewMatch] = field(default_factory=list)
     new_data: bool = False
+    behind: list[str] = field(default_factory=list)  # categories that stopped at the page limit
 
 
 def _config(ctx: Context) -> SyncFeedConfig:
@@ -65,16 +73,34 @@ def poll(ctx: Context, alert_batch: str) -> TkPollResult:
     with ctx.engine.begin() as conn:
         count = int(ops.get_cursor(conn, "syncfeed:polls") or 0) + 1
         ops.set_cursor(conn, "syncfeed:polls", str(count), ctx.now())
-    # Not on the very first poll: a first start then costs only the Document feed's end search.
-    read_related = count % cfg.related_every == 0
-    categories = (["Kamerstukdossier", "Zaak"] if read_related else []) + ["Document"]
+        cursors = ops.all_cursors(conn)
+    behind = set(filter(None, cursors.get(BEHIND, "").split(",")))
+    # The first start reads every category (the related ones' mirrors are needed from the
+    # first letter on), as does a poll after one that stopped at the page limit.
+    read_related = count % cfg.related_every == 0 or bool(behind) or any(cursor_name(c) not in cursors for c in RELATED)
+    categories = ([*RELATED] if read_related else []) + ["Document"]
     related = mirror.Related()
+    hint = None
+    if cursor_name("Zaak") not in cursors and read_related:
+        # Skiptokens are one sequence across categories [inferred: the fakes and the recorded
+        # pages agree]: the Document feed's end is a close hint for the Zaak feed's.
+        hint = _start_token(ctx, client, "Document")
     for category in categories:
-        _poll_category(ctx, client, related, category, result, alert_batch)
+        if _poll_category(ctx, client, related, category, result, alert_batch, hint if category == "Zaak" else None):
+            result.behind.append(category)
+    with ctx.engine.begin() as conn:
+        if result.behind:
+            ops.set_cursor(conn, BEHIND, ",".join(result.behind), ctx.now())
+            logger.info(
+                "syncfeed: page limit (%d pages) reached in %s; the service polls again right away, "
+                "`poll --once` goes on at its next run", cfg.max_pages_per_poll, ", ".join(result.behind),
+            )  # fmt: skip
+        elif behind:
+            ops.set_cursor(conn, BEHIND, "", ctx.now())
     return result
 
 
-def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
+def _start_token(ctx: Context, client: SyncFeedClient, category: str, hint: int | None = None) -> int:
     with ctx.engine.begin() as conn:
         stored = ops.get_cursor(conn, cursor_name(category))
     if stored is not None:
@@ -87,7 +113,7 @@ def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
     else:
         progress = Progress(f"syncfeed: first start, finding the end of the {category} feed", "probes",
                             extra={"source": SOURCE})  # fmt: skip
-        token = client.find_feed_end(category, on_probe=lambda probed: progress.advance(1, probed))
+        token = client.find_feed_end(category, high_hint=hint, on_probe=lambda probed: progress.advance(1, probed))
         progress.finish()
         logger.info("syncfeed: first start, %s feed ends at skiptoken %d; history is not replayed", category, token)
     with ctx.engine.begin() as conn:
@@ -96,9 +122,17 @@ def _start_token(ctx: Context, client: SyncFeedClient, category: str) -> int:
 
 
 def _poll_category(
-    ctx: Context, client: SyncFeedClient, related: mirror.Related, category: str, result: TkPollResult, alert_batch: str
-) -> None:
-    token = _start_token(ctx, client, category)
+    ctx: Context,
+    client: SyncFeedClient,
+    related: mirror.Related,
+    category: str,
+    result: TkPollResult,
+    alert_batch: str,
+    hint: int | None = None,
+) -> bool:
+    """Read ``category`` from its cursor on; True when it stopped at the page limit with more to read."""
+    token = _start_token(ctx, client, category, hint)
+    more, read = False, 0
     # The next pages are read while this one is stored; pages that have already arrived
     # are stored together, in one transaction with the cursor that follows the last.
     reader = client.pages(category, token, _config(ctx).max_pages_per_poll)
@@ -109,6 +143,12 @@ def _poll_category(
     with Prefetch(reader, depth=PAGES_PER_TRANSACTION, name=f"syncfeed-{category}") as ahead:
         for first in ahead:
             batch = [first, *ahead.ready(PAGES_PER_TRANSACTION - 1)]
+            # The reader ends on its own at a caught-up page; a last page that is not one
+            # means it stopped at the page limit.
+            for page, after in batch:
+                more = bool(page.entities) and page.next_url is not None and after != token
+                token = after
+            read += len(batch)
             entities = [e for page, _ in batch for e in page.entities]
             result.requests += len(batch)
             result.entries += len(entities)
@@ -120,6 +160,7 @@ def _poll_category(
                 result.new_data = True  # staleness is about documents, not dossier or zaak edits
             progress.advance(len(entities), batch[-1][1])
     progress.finish()
+    return more and read >= _config(ctx).max_pages_per_poll
 
 
 def _feed_end(client: SyncFeedClient, category: str, token: int) -> int | None:
