@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import catchup, firststart, idle, latency, steady, store, web
+from bench import catchup, compare, firststart, idle, latency, steady, store, web
 from bench.common import Section
 from bench.report import load, render
 
@@ -26,7 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--only", action="append", metavar="SECTION",
         help="run only this section (repeatable): idle poll cost, steady state, first start, catch-up, latency, "
-        "store, web; the report then has only those",
+        "store, web, compare; the report then has only those",
     )  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
@@ -38,14 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # That keeps the full run within five minutes on two cores.
     plan: list[list[tuple[str, Callable[[Path], Section]]]] = [
         [
-            ("idle poll cost", lambda d: idle.run(d, smoke=smoke, extended=args.extended)),
+            ("idle poll cost", lambda d: idle.run(d, smoke=smoke, extended=args.extended, artifacts=artifacts)),
             ("steady state", lambda d: steady.run(d, smoke=smoke)),
             ("first start", lambda d: firststart.run(d, smoke=smoke)),
         ],
         [("catch-up", lambda d: catchup.run(d, smoke=smoke, artifacts=artifacts))],
-        [("latency", lambda d: latency.run(d, smoke=smoke))],
+        [("latency", lambda d: latency.run_both(d, smoke=smoke))],
         [("store", lambda d: store.run(d, smoke=smoke, artifacts=artifacts))],
         [("web", lambda d: web.run(d, smoke=smoke, artifacts=artifacts))],
+        [("compare", lambda d: compare.run(d, smoke=smoke, artifacts=artifacts))],
     ]
     if args.only:
         unknown = set(args.only) - {name for group in plan for name, _ in group}

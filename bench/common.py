@@ -106,32 +106,41 @@ class FetchTap:
     """Counts requests and bytes per source by wrapping ``Fetcher.get`` (which still does the work).
 
     ``Fetcher.stats`` keeps totals and per-source request counts only; this splits the
-    byte counts by source, from the same counters.
+    byte counts by source, from the same counters.  Per source: requests, bytes as received
+    (bodies, compressed), bodies after decompression, request and response heads (request
+    line, status line, headers: both directions), and 304 answers.
     """
 
+    COLUMNS = ("requests", "wire", "body", "head", "not_modified")
+
     def __init__(self, fetcher: Fetcher) -> None:
-        self.per_source: dict[str, list[int]] = {}  # source -> [requests, bytes_wire, bytes_body]
+        self.per_source: dict[str, list[int]] = {}
         inner = fetcher.get
         stats = fetcher.stats
 
+        def counters() -> tuple[int, int, int, int]:
+            return stats.bytes_wire, stats.bytes_body, stats.bytes_head, stats.not_modified
+
         def get(source: str, url: str, *args: Any, **kwargs: Any) -> FetchResult:
-            wire, body = stats.bytes_wire, stats.bytes_body
+            before = counters()
             try:
                 return inner(source, url, *args, **kwargs)
             finally:
-                row = self.per_source.setdefault(source, [0, 0, 0])
+                row = self.per_source.setdefault(source, [0] * len(self.COLUMNS))
                 row[0] += 1
-                row[1] += stats.bytes_wire - wire
-                row[2] += stats.bytes_body - body
+                for i, (a, b) in enumerate(zip(counters(), before, strict=True), start=1):
+                    row[i] += a - b
 
         fetcher.get = get  # type: ignore[method-assign]
 
-    def snapshot(self) -> dict[str, tuple[int, int, int]]:
-        return {k: (v[0], v[1], v[2]) for k, v in self.per_source.items()}
+    def snapshot(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v) for k, v in self.per_source.items()}
 
 
-def diff(after: dict[str, tuple[int, int, int]], before: dict[str, tuple[int, int, int]], source: str) -> list[int]:
-    a, b = after.get(source, (0, 0, 0)), before.get(source, (0, 0, 0))
+def diff(after: dict[str, tuple[int, ...]], before: dict[str, tuple[int, ...]], source: str) -> list[int]:
+    """Per-source counters between two snapshots: [requests, wire, body, head, not_modified]."""
+    zero = (0,) * len(FetchTap.COLUMNS)
+    a, b = after.get(source, zero), before.get(source, zero)
     return [x - y for x, y in zip(a, b, strict=True)]
 
 

@@ -27,16 +27,22 @@ import httpx
 from bench.common import ROOT, Section
 from bench.data import letter_pdf, make_world, publish_backlog, publish_dossiers
 from bench.servers import Arrivals, TimedList, TimedSlackServer, TimedSmtpServer
+from monitor.notify.registry import CHANNEL_TYPES
 from tests.fakes.tk_server import TkFeedServer
 
 WEBHOOKS = 4
+MEASURED = {"email", "slack", "console"}  # console writes to the service's own output: nothing to time
+SHIPPED_PAUSE = 0.5  # [http] pause_seconds as shipped
 DOCNR = r"2025D9\d{4}"
 
 
-def _config(path: Path, tk: TkFeedServer, smtp_port: int, dossiers: list[str], web_port: int | None = None) -> None:
+def _config(
+    path: Path, tk: TkFeedServer, smtp_port: int, dossiers: list[str], web_port: int | None = None, pause: float = 0
+) -> None:
+    jitter = pause  # shipped: a pause of 0.5 s and some jitter; the interval stays 1 s to fit the letters in
     lines = [
-        "[http]", "pause_seconds = 0", "read_timeout = 5", "",
-        "[sources.syncfeed]", f'base_url = "{tk.base_url}"', "interval_seconds = 1", "jitter_seconds = 0", "",
+        "[http]", f"pause_seconds = {pause}", "read_timeout = 5", "",
+        "[sources.syncfeed]", f'base_url = "{tk.base_url}"', "interval_seconds = 1", f"jitter_seconds = {jitter}", "",
         "[sources.sru]", "enabled = false", "",
         "[[channel]]", 'name = "mail"', 'type = "email"', 'host = "127.0.0.1"', f"port = {smtp_port}",
         'security = "none"', 'from = "Kamermonitor <alerts@example.org>"', 'to = ["team@example.org"]', "",
@@ -100,6 +106,7 @@ def run(
     web_port: int | None = None,
     letters: int | None = None,
     name: str = "latency",
+    pause: float = 0.0,
 ) -> Section:
     """``web_port``: the service also serves ``[web]`` there, and is scraped once a second meanwhile.
 
@@ -129,7 +136,7 @@ def run(
         tk.requests = requests = TimedList()
         publish_dossiers(tk, world)
         publish_backlog(tk, world, 200, today=today)
-        _config(cfg, tk, smtp.port, [d.ref for d in world.watched], web_port)
+        _config(cfg, tk, smtp.port, [d.ref for d in world.watched], web_port, pause)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.update({f"BENCH_SLACK_{i}": slack.url_for(f"hook{i}") for i in range(WEBHOOKS)})
         with open(log, "wb") as err:
@@ -186,18 +193,20 @@ def run(
         missing = letters - len(lat)
         if not lat:
             raise RuntimeError(f"no letter reached {channel}; see {log}")
-        sec.add(f"{channel}: median", statistics.median(lat), "s", digits=2)
-        sec.add(f"{channel}: p95", _quantile(lat, 0.95), "s", digits=2)
-        sec.check(f"{channel}: p99", _quantile(lat, 0.99), "s", 2.0, digits=2,
-                  note=f"max {lat[-1]:.2f} s; {len(lat)} of {letters} letters delivered"
+        after_poll = sorted(arrivals.first[k] - visible[k] - pickup[k] for k in visible if k in arrivals.first)
+        sec.add(f"{channel}: poll saw it → accepted, median", statistics.median(after_poll), "s", digits=2)
+        sec.check(f"{channel}: poll saw it → accepted, p99", _quantile(after_poll, 0.99), "s", 1.0, digits=2,
+                  note=f"max {after_poll[-1]:.2f} s; {len(lat)} of {letters} letters delivered"
                   + (f", {missing} MISSING" if missing else ""))  # fmt: skip
+        sec.add(f"{channel}: publication → accepted, median", statistics.median(lat), "s", digits=2)
+        sec.add(f"{channel}: publication → accepted, p95", _quantile(lat, 0.95), "s", digits=2)
+        sec.add(f"{channel}: publication → accepted, p99", _quantile(lat, 0.99), "s", digits=2,
+                note=f"max {lat[-1]:.2f} s; includes the wait for the next poll (interval 1 s)")  # fmt: skip
         sec.add(f"{channel}: messages received", arrivals.messages, "")
-        after_poll = [arrivals.first[k] - visible[k] - pickup[k] for k in visible if k in arrivals.first]
-        sec.add(f"{channel}: from the poll's Document request to delivery, median", statistics.median(after_poll),
-                "s", digits=2, note=f"p99 {_quantile(sorted(after_poll), 0.99):.2f} s")  # fmt: skip
     sec.notes += [
         f"`python -m monitor --config … run` (the real service: APScheduler, one poll job per second, delivery "
-        f"right after the poll), SRU off, `pause_seconds` = 0. It made {polls} SyncFeed polls in all.",
+        f"right after the poll), SRU off, `pause_seconds` = {pause:g}, `jitter_seconds` = {pause:g}. It made {polls} "
+        "SyncFeed polls in all.",
         f"{letters} letters (Brief regering, no Kamerstuk number yet, each in one of {WEBHOOKS} watched dossiers) "
         f"published one at a time, {gap[0]}–{gap[1]} s apart at random (mean {sum(gap) / 2:.2f} s; "
         f"{publish_s:.0f} s in all), so that 200 letters fit the 5-minute budget.",
@@ -205,6 +214,30 @@ def run(
         "watch: each webhook gets a letter every "
         f"{WEBHOOKS * sum(gap) / 2:.1f} s on average, so the channel's pacing of 1 message/s per webhook "
         "rarely applies; one shared webhook at this rate would queue (1 message/s is its capacity).",
-        "Target: p99 < 1 s + the poll interval (1 s).",
+        "Channel types in this tree: " + ", ".join(f"`{t}`" for t in sorted(CHANNEL_TYPES)) + "; every one that "
+        "sends over the network (email, Slack) is measured"
+        + (
+            f" (not measured: {', '.join(sorted(set(CHANNEL_TYPES) - MEASURED))})."
+            if set(CHANNEL_TYPES) - MEASURED
+            else "."
+        ),
+        "*Poll saw it → accepted*: from the Document request of the poll that first saw the letter (the local "
+        "feed notes when each request arrives) to the channel's acceptance; target p99 < 1 s for every channel. "
+        "*Publication → accepted* adds the wait for that poll, which the interval decides.",
     ]
+    return sec
+
+
+def run_both(workdir: Path, *, smoke: bool) -> Section:
+    """§3 twice (full run): stripped down (no pause, no jitter), then at the shipped pause (0.5 s) with jitter."""
+    first = run(workdir, smoke=smoke)
+    if smoke:
+        return first
+    shipped = run(workdir, smoke=smoke, name="latency-shipped", pause=SHIPPED_PAUSE)
+    sec = Section(first.key, first.title)
+    for label, part in (("no pause", first), (f"pause {SHIPPED_PAUSE:g} s", shipped)):
+        for fig in part.figures:
+            fig.name = f"{label}: {fig.name}"
+            sec.figures.append(fig)
+    sec.notes = first.notes + [f"Second run, at the shipped pause: {shipped.notes[0]}"]
     return sec

@@ -105,7 +105,7 @@ def _latency(sec: Section, workdir: Path, smoke: bool) -> None:
             name=f"web-latency-{mode}",
         )  # fmt: skip
         for fig in measured.figures:
-            if fig.name.endswith((": p99", ": median")) or fig.name.startswith("Scrapes"):
+            if fig.name.endswith(("p99", "median")) or fig.name.startswith("Scrapes"):
                 sec.add(f"[web] {mode}: latency, {fig.name}", fig.value, fig.unit, digits=fig.digits, note=fig.note)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from bench.common import FetchTap, diff, open_fds, peak_rss_mb, rss_mb
 from monitor.context import freeze_startup_heap
-from monitor.poll import poll_source, prepare_watches
+from monitor.poll import behind, poll_source, prepare_watches
 from monitor.sources.sru import poll as srupoll
 from monitor.store import ops, schema
 from tests.harness import Harness, settings_for
@@ -112,6 +112,25 @@ class Worker:
         if profiler is not None:
             out["profile"] = profiler.stop()
         out.update(ok=ok[0], rss_before_mb=rss_before, rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb())
+        return out
+
+    def op_drain(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Polls of one source one after another while the last stopped at its page limit (the service's loop)."""
+        h, source = self.harness, msg["source"]
+        prepare_watches(h.ctx)
+        polls = 0
+
+        def run() -> None:
+            nonlocal polls
+            while polls < int(msg.get("limit", 1000)):
+                poll_source(h.ctx, source)
+                polls += 1
+                if not behind(h.ctx, source):
+                    return
+
+        rss_before = rss_mb()
+        out = self._measure(run)
+        out.update(polls=polls, rss_before_mb=rss_before, rss_mb=rss_mb(), peak_rss_mb=peak_rss_mb())
         return out
 
     def op_backfill(self, msg: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ SECTIONS = (
     "4. Steady state",
     "5. First start",
     "6. Store growth and readers",
+    "8. Comparison: a page-diff monitor",
 )
 NUMBER = re.compile(r"^-?[\d,]+(\.\d+)?( \S+)?$")
 

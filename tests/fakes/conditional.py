@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from email.message import Message
 from email.utils import format_datetime, parsedate_to_datetime
-from http.client import HTTPMessage
 
 
 def validators(body: bytes, modified: datetime) -> dict[str, str]:
@@ -23,7 +23,7 @@ def etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def unchanged(request: HTTPMessage, body: bytes, modified: datetime) -> bool:
+def unchanged(request: Message, body: bytes, modified: datetime) -> bool:
     """True when the request's validators match: the answer is ``304 Not Modified``."""
     match = request.get("If-None-Match")
     if match is not None:
