@@ -151,8 +151,11 @@ def run(workdir: Path, *, smoke: bool) -> Section:
         note=f"{len(cycles)} cycle(s) before the first steady one; SyncFeed + SRU per cycle: {per_cycle}",
     )
     sec.check("Whole first start until primed: bytes received, heads included (client)", total_bytes / MB, "MB", 10,
-              digits=2, note=f"SyncFeed {(sf[1] + sf[3]) / MB:.2f} MB, SRU {(sr[1] + sr[3]) / MB:.2f} MB "
-              f"(bodies as sent, plus request and response heads)")  # fmt: skip
+              digits=2, note=f"SyncFeed {(sf[1] + sf[3]) / MB:.2f} MB (the whole Kamerstukdossier mirror and two "
+              f"end searches), SRU {(sr[1] + sr[3]) / MB:.2f} MB (the silent backfill of the watched dossier's "
+              f"{n_sru:,} publications, the XML the monitor needs to know them); bodies as sent, plus request and "
+              "response heads. The local servers do not compress; the monitor asks for gzip, and whether the real "
+              "services give it is not recorded")  # fmt: skip
     sec.add(
         "Whole first start until primed: wall time at the shipped pause",
         sum(c["wall"] for c in cycles),
