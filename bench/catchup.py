@@ -158,6 +158,14 @@ def run(workdir: Path, *, smoke: bool, artifacts: dict[str, Any]) -> Section:
         f"process time (both of its threads), the monitor's own work. Publishing the backlog into the fake took "
         f"{r['publish_s']:.1f} s beforehand and is not counted.",
     ]
+    sec.notes.append(
+        "Not taken: storing less for kinds no watch asks for (with a first-seen column). A document of any kind "
+        "can become a watched letter later — a watch added or edited is baselined against what is on record, a "
+        "later version may change its kind, and an SRU record of it links by its `kst:`/`subj:` keys — so every "
+        "document would still need its identity keys and first sighting stored; the saving would be part of the "
+        "per-document work (not measured separately here), against a second, weaker path to the "
+        '"already known" answer that every alert depends on.'
+    )
     _shipped(sec, workdir, smoke)
     artifacts["catchup_db"] = r["db"]
     artifacts["catchup_letters"] = c["letters"]
