@@ -14,8 +14,8 @@ import pytest
 
 from monitor.poll import behind
 from monitor.service import Service
+from monitor.sources.syncfeed.poll import cursor_name
 from monitor.store import ops
-from monitor.tkpoll import cursor_name
 from tests.fakes.tk_server import TkFeedServer
 from tests.harness import DOSSIER_26643, ICT, Harness, settings_for
 
