@@ -33,7 +33,8 @@ from .sources import config_of
 from .sources.sru.config import NAME, SruConfig
 from .sources.sru.models import SruRecord
 from .sources.sru.observe import attachment_from_sru, from_sru, is_attachment
-from .sources.sru.search import SruClient, build_query
+from .sources.sru.query import build_query
+from .sources.sru.search import SruClient
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from lxml import etree
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
 from monitor.models import DossierRef
 from monitor.sources.sru.models import SruRecord
-from monitor.sources.sru.search import SruClient, build_query, parse_response
+from monitor.sources.sru.query import build_query
+from monitor.sources.sru.search import SruClient, parse_response
 from tests.fakes.sru_server import SruServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sru"

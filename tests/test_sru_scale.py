@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from monitor.models import DossierRef
-from monitor.sources.sru.search import window_queries
+from monitor.sources.sru.query import window_queries
 from monitor.store import letters as letter_store
 from tests.fakes.sru_server import SruServer
 from tests.harness import Harness, settings_for

@@ -6,7 +6,8 @@ from ...doctor import Doctor, http_step
 from ...http import Fetcher, SourceError
 from .. import config_of
 from .config import NAME, SruConfig
-from .search import build_query, parse_response
+from .query import build_query
+from .search import parse_response
 
 
 def check(doc: Doctor, fetcher: Fetcher) -> None:

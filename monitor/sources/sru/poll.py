@@ -29,7 +29,8 @@ from .. import config_of
 from . import backfill_cursor, mirror, observe
 from .config import NAME, SruConfig
 from .models import SruPage, SruRecord
-from .search import SruClient, build_query, window_queries
+from .query import build_query, window_queries
+from .search import SruClient
 
 logger = logging.getLogger(__name__)
 
