@@ -214,8 +214,11 @@ def run(
         "watch: each webhook gets a letter every "
         f"{WEBHOOKS * sum(gap) / 2:.1f} s on average, so the channel's pacing of 1 message/s per webhook "
         "rarely applies; one shared webhook at this rate would queue (1 message/s is its capacity).",
-        "Channel types in this tree: " + ", ".join(f"`{t}`" for t in sorted(CHANNEL_TYPES)) + "; every one that "
-        "sends over the network (email, Slack) is measured"
+        "Channel types a configuration can name in this tree (`monitor/notify/registry.py`): "
+        + ", ".join(f"`{t}`" for t in sorted(CHANNEL_TYPES))
+        + "; every one that sends over the network is "
+        "measured (channel classes not yet selectable by `type`, such as Teams, signed webhooks and Apprise when "
+        "this file was generated, cannot be run by the service and are not)"
         + (
             f" (not measured: {', '.join(sorted(set(CHANNEL_TYPES) - MEASURED))})."
             if set(CHANNEL_TYPES) - MEASURED
