@@ -116,6 +116,10 @@ def run(
     sec = Section("3", "Detection-to-delivery latency")
     letters = letters or int(os.environ.get("BENCH_LETTERS", 0)) or (5 if smoke else 200)
     gap = (0.1, 0.3) if smoke else (0.1, 0.6)  # seconds between two letters, uniform
+    if pause:
+        # Each letter's file is fetched from the feed's host, one request per pause: at 0.5 s
+        # that host serves 2 letters a second, so the letters come at 1 a second on average.
+        gap = (0.5, 1.5)
     rng = random.Random(7)
     today = date.today()
     world = make_world(WEBHOOKS, other=20)
@@ -209,7 +213,7 @@ def run(
         "SyncFeed polls in all.",
         f"{letters} letters (Brief regering, no Kamerstuk number yet, each in one of {WEBHOOKS} watched dossiers) "
         f"published one at a time, {gap[0]}–{gap[1]} s apart at random (mean {sum(gap) / 2:.2f} s; "
-        f"{publish_s:.0f} s in all), so that 200 letters fit the 5-minute budget.",
+        f"{publish_s:.0f} s in all).",
         f"Channels: one email channel (aiosmtpd, plain SMTP) for every watch, and {WEBHOOKS} Slack webhooks, one per "
         "watch: each webhook gets a letter every "
         f"{WEBHOOKS * sum(gap) / 2:.1f} s on average, so the channel's pacing of 1 message/s per webhook "
@@ -242,5 +246,5 @@ def run_both(workdir: Path, *, smoke: bool) -> Section:
         for fig in part.figures:
             fig.name = f"{label}: {fig.name}"
             sec.figures.append(fig)
-    sec.notes = first.notes + [f"Second run, at the shipped pause: {shipped.notes[0]}"]
+    sec.notes = first.notes + [f"Second run, at the shipped pause: {shipped.notes[0]} {shipped.notes[1]}"]
     return sec
