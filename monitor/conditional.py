@@ -1,8 +1,8 @@
 """Conditional requests: the validators (``ETag``, ``Last-Modified``) remembered per URL.
 
-An idle poll asks the same URL again and again (the caught-up page of a feed category, an
-SRU window query).  With the validators of the last answer it was given, the server can
-answer ``304 Not Modified`` with no body.  The table is bounded (least recently
+An idle poll asks the same URL again and again (the caught-up page of a feed, the same
+search while nothing changed).  With the validators of the last answer it was given,
+the server can answer ``304 Not Modified`` with no body.  The table is bounded (least recently
 remembered first out) and a validator is kept only if it is short, visible ASCII: it is
 sent back verbatim in a header, and it comes from outside.
 """
@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-# A few dozen URLs are asked again unchanged (one per feed category, one per SRU query).
+# A few dozen URLs are asked again unchanged (one per feed, one per search of a window).
 MAX_VALIDATORS = 64
 _MAX_CHARS = 200
 _VISIBLE = re.compile(r"[\x21-\x7e ]+")  # visible ASCII and spaces: what a header value may be

@@ -15,7 +15,7 @@ import pytest
 
 from monitor.conditional import MAX_VALIDATORS, Validator, Validators
 from monitor.http import Fetcher, HttpSettings, SourceError, make_client
-from monitor.sources.syncfeed.feed import SyncFeedClient
+from monitor.sources.syncfeed.client import SyncFeedClient
 from monitor.web.metrics import exposition
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
