@@ -40,6 +40,9 @@ def machine(load_before: str) -> list[tuple[str, str]]:
     ]
 
 
+QUIET_LOAD = 1.5  # 1-minute load average under which the timings are the code's, not the machine's
+
+
 def _result(fig: Figure) -> str:
     if fig.met is None:
         return ""
@@ -85,6 +88,17 @@ def render(sections: list[Section], *, mode: str, command: str, seconds: float, 
     lines += _table(["§", "Measurement", "Value", "Target", "Result"], rows)
     missed = [r for r in rows if r[4] != "met"]
     lines += ["", f"{len(rows) - len(missed)} of {len(rows)} targets met.", ""]
+    busy = float(load_before.split(" ", 1)[0])
+    if busy > QUIET_LOAD:
+        lines += [
+            f"**The machine was busy**: load average {busy:.1f} at the start on {os.cpu_count()} cores (other work "
+            f"runs beside the bench; a quiet machine is under {QUIET_LOAD}). Every time-based figure — the catch-up's "
+            "entries per second, the latencies of §3, the command and page times of §6 and §7 — waited for the CPU "
+            "and is slower than on a quiet machine: a target missed there measures this run's machine as much as "
+            "the code (earlier quiet runs are in the file's history). "
+            "Request, byte, memory and descriptor counts do not depend on the load.",
+            "",
+        ]
     for s in sections:
         lines += [f"## {s.key}. {s.title}", ""]
         lines += _table(
