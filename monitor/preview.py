@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from .config import Settings, WatchConfig
 from .context import Context
 from .detect import Matcher, letter_from
-from .enrich.model import EnrichError
+from .enrich.errors import EnrichError
 from .http import SourceError
 from .models import Alert, Attachment, Letter, LetterDetails
 from .notify.registry import CHANNEL_TYPES

@@ -16,19 +16,16 @@ from functools import cache
 import httpx
 import pytest
 
+from monitor.enrich.docx import DOCX_MAX_XML_BYTES
+from monitor.enrich.errors import EnrichError
 from monitor.enrich.fetch import enrich_from_publication, enrich_from_tk_file
 from monitor.enrich.html import parse_publication_html
-from monitor.enrich.model import EnrichError, LetterDetails, Signatory
-from monitor.enrich.pdftext import (
-    DOCX_MAX_XML_BYTES,
-    DOCX_TYPE,
-    PDF_TYPE,
-    extract_pdf_text,
-    parse_document,
-    parse_letter_text,
-)
-from monitor.enrich.text import cut_summary, find_citations, join_lines, office_from_caps, parse_dutch_date
+from monitor.enrich.letter import DOCX_TYPE, PDF_TYPE, parse_document, parse_letter_text
+from monitor.enrich.pdf import extract_pdf_text
+from monitor.enrich.signature import office_from_caps
+from monitor.enrich.text import cut_summary, find_citations, join_lines, parse_dutch_date
 from monitor.http import Fetcher, HttpSettings, SourceError
+from monitor.models import LetterDetails, Signatory
 from tests.enrich_fixtures import corrupt_pdf, document_xml, docx, html, letter_pdf, template
 
 AI_FABRIEK_SIGNATORIES = (

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.enrich.pdftext import parse_letter_text
+from monitor.enrich.letter import parse_letter_text
 from monitor.models import Alert, Attachment, DossierRef, Letter, LetterDetails, Signatory
 from monitor.notify.email import EmailChannel
 from monitor.notify.render import Renderer

@@ -11,7 +11,8 @@ import pytest
 from lxml import etree
 
 from monitor.enrich.html import parse_publication_html
-from monitor.enrich.pdftext import extract_pdf_text, parse_letter_text
+from monitor.enrich.letter import parse_letter_text
+from monitor.enrich.pdf import extract_pdf_text
 from monitor.http import SourceError
 from monitor.models import DossierRef
 from monitor.sources.sru.models import SruRecord

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from monitor import enrichment
+from monitor.enrich import run as enrichment
 from monitor.web.pages import condition_text
 from tests.enrich_fixtures import document_xml, docx
 from tests.fakes.smtp_server import SmtpServer
@@ -101,7 +101,7 @@ def test_a_new_version_of_a_missing_file_is_read_and_the_condition_clears(
     tk.update_document(LETTER, volgnummer=1336, content=docx(document_xml(RECORDED_1336)), content_type=docx_type)
     h.cycle()
     # Numbered, no follow-up (not officially published); the next message about it has the details.
-    from monitor.enrichment import enrich
+    from monitor.enrich.run import enrich
     from monitor.store import letters
 
     enrich(h.ctx, [1], NOW)

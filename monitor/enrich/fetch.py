@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Final
 
 from ..http import Fetcher
+from ..models import LetterDetails
+from .errors import EnrichError
 from .html import HTML_MAX_BYTES, parse_publication_html
-from .model import EnrichError, LetterDetails
-from .pdftext import DOCX_TYPE, PDF_TYPE, document_kind, parse_document
+from .letter import DOCX_TYPE, PDF_TYPE, document_kind, parse_document
 
 SOURCE_PUBLICATION: Final = "ob-publication"
 SOURCE_TK_FILE: Final = "tk-document"

@@ -19,17 +19,10 @@ from typing import Final
 
 from bs4 import BeautifulSoup, Tag
 
-from .model import EnrichError, LetterDetails
-from .text import (
-    choose_summary,
-    find_citations,
-    is_body_paragraph,
-    parse_dutch_date,
-    parse_signatures,
-    sender_from_title,
-    signature_start,
-    squash,
-)
+from ..models import LetterDetails
+from .errors import EnrichError
+from .signature import parse_signatures, sender_from_title, signature_start
+from .text import PLACE_DATE, choose_summary, find_citations, is_body_paragraph, parse_dutch_date, squash
 
 _BR: Final = "\ue000"  # stands in for <br>: source newlines inside a <p> are not line breaks
 # Never read: scripts and styles can carry any text, the rest is site furniture.
@@ -46,7 +39,6 @@ _NOTE_CLASSES: Final = frozenset({"noten", "voetnoten", "tabelnoten"})
 HTML_MAX_BYTES: Final = 4 * 1024 * 1024
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?>", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]{1,40})[\"']")
-_PLACE_DATE = re.compile(r"^[A-Z][\w'’ -]{1,40},\s+\d{1,2}\s+[a-z]+\s+\d{4}$")
 _NOTE_MARKER = re.compile(r"^\s*[\d*]{1,3}\s*\)?$")
 
 
@@ -223,7 +215,7 @@ def _place_date(root: Tag) -> str | None:
     """``Den Haag, 27 juni 2025`` from ``p.kamerstukdatum``, else from a paragraph shaped like it."""
     found = root.find("p", class_="kamerstukdatum")
     if not isinstance(found, Tag):
-        found = next((p for p in root.find_all("p") if _PLACE_DATE.match(_text(p))), None)
+        found = next((p for p in root.find_all("p") if PLACE_DATE.match(_text(p))), None)
     if found is None:
         return None
     text = _text(found).replace(" ,", ",")

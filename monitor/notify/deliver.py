@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from .. import alerts
 from ..context import Context, owner_is_dead
-from ..enrichment import enrich
+from ..enrich.run import enrich
 from ..models import Alert
 from ..retry import clamp
 from ..store import attachments as attachment_store
@@ -67,7 +67,7 @@ class Deliverer:
         self.ctx = ctx
         self.channels = channels
         self._last_send: dict[str, float] = {}
-        self._enrich_tried: set[tuple[int, str]] = set()  # per drain: see enrichment.enrich
+        self._enrich_tried: set[tuple[int, str]] = set()  # per drain: see enrich.run.enrich
 
     def drain(self, max_rounds: int = 50) -> DrainResult:
         result = DrainResult()

@@ -15,12 +15,12 @@ import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from .context import Context
-from .enrich.model import EnrichError
-from .http import SourceError
-from .models import LetterDetails
-from .store import letters as letter_store
-from .store import ops
+from ..context import Context
+from ..http import SourceError
+from ..models import LetterDetails
+from ..store import letters as letter_store
+from ..store import ops
+from .errors import EnrichError
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _read(
     ctx: Context, state: letter_store.DetailsState, deadline: datetime
 ) -> tuple[LetterDetails | None, str | None]:
     # Imported here: BeautifulSoup and pypdf load only when a letter is actually read.
-    from .enrich.fetch import enrich_from_publication
+    from .fetch import enrich_from_publication
 
     try:
         if state.ob_html_source:
@@ -110,7 +110,7 @@ def _read_tk_file(
     ctx: Context, state: letter_store.DetailsState, deadline: datetime
 ) -> tuple[LetterDetails | None, str | None]:
     """The TK file, asked again a bounded number of times while it answers HTTP 500 ("not there yet")."""
-    from .enrich.fetch import enrich_from_tk_file
+    from .fetch import enrich_from_tk_file
 
     assert state.tk_file_url is not None
     started = time.monotonic()

@@ -1,59 +1,45 @@
-"""The Tweede Kamer's own letter file (PDF or DOCX): bytes to text, and text to details.
+"""The Tweede Kamer's own letter file (PDF or DOCX) to details, through its plain text.
 
-This module owns the file formats and the two plain-text layouts of docs/sources.md §6.
-The letter layout: addressee block, ``Datum``, a ``Betreft`` that may wrap, ``Geachte
+This module owns the two plain-text layouts of docs/sources.md §6 and choosing the
+reader for a file (:func:`parse_document`); ``pdf.py`` and ``docx.py`` turn the bytes
+into text.  The letter layout: addressee block, ``Datum``, a ``Betreft`` that may wrap, ``Geachte
 Voorzitter,``, body blocks separated by blank lines, footnotes where the page broke, and
 the signature block (one or two columns).  The Kamerstuk layout of later TK versions:
 ``Nr. 1336 Brief van de …``, ``Aan de Voorzitter …``, ``Den Haag, …``, then the body.  PDF
 text comes from pypdf's layout mode, which keeps the blank lines between paragraphs and
 the wide gaps between signature columns that the parser relies on.  Broken, encrypted or
-oversized files raise :class:`EnrichError`.
+oversized files raise :class:`~.errors.EnrichError`.
 """
 
 from __future__ import annotations
 
-import io
-import logging
 import re
-import zipfile
-import zlib
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from lxml import etree
-from pypdf import PageObject, PdfReader
-
-from ..http import SourceError
-from ..xmlsafe import child, local, parse_xml
-from .model import EnrichError, LetterDetails, Source
+from ..models import LetterDetails, Source
+from .docx import extract_docx_text
+from .pdf import extract_pdf_text
+from .signature import parse_signatures, sender_from_title, signature_start, split_columns
 from .text import (
+    PLACE_DATE,
+    SALUTATION,
     choose_summary,
     find_citations,
     join_lines,
     looks_like_table,
     parse_dutch_date,
-    parse_signatures,
-    sender_from_title,
-    signature_start,
-    split_columns,
     squash,
     strip_note_markers,
 )
 
-logger = logging.getLogger(__name__)
-
 PDF_TYPE: Final = "application/pdf"
 DOCX_TYPE: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _GENERIC_TYPES: Final = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/download"})
-# word/document.xml of a long letter is well under 1 MB; the cap stops zip bombs, whose
-# declared size is not trusted either (the read itself is capped).
-DOCX_MAX_XML_BYTES: Final = 10 * 1024 * 1024
-DOCX_MAX_ENTRIES: Final = 2000
 # About a hundred pages of text: the letter parts sit in the first and last pages, and a
 # cap keeps a large document from costing seconds of parsing.
 TEXT_MAX_CHARS: Final = 400_000
 _HEADER_LINES: Final = 80  # Datum and Betreft sit on the first page, above the salutation
-_MAX_PROBLEM: Final = 200
 
 _LABEL = re.compile(r"^(datum|betreft|onderwerp)\b\s*:?\s*", re.IGNORECASE)
 _OTHER_LABEL = re.compile(
@@ -61,9 +47,7 @@ _OTHER_LABEL = re.compile(
     r"|bijlagen?|bijlage\(n\)|contactpersoon|geachte|aan)\b",
     re.IGNORECASE,
 )
-_SALUTATION = re.compile(r"^(?:geachte|hooggeachte|zeer geachte|beste)\b", re.IGNORECASE)
 _PAGE_FURNITURE = re.compile(r"^(?:pagina\s+\d+\s+van\s+\d+|\d+\s*/\s*\d+|-\s*\d+\s*-)$", re.IGNORECASE)
-_PLACE_DATE = re.compile(r"^[A-Z][\w'’ -]{1,40},\s+\d{1,2}\s+[a-z]+\s+\d{4}$")
 _STUK_NUMBER = re.compile(r"^Nr\.\s*(\d{1,5})\b\s*(.*)$")
 _TITLE_END = re.compile(r"^(?:aan\s+de\s+voorzitter|vastgesteld|voorgesteld)\b", re.IGNORECASE)
 # The date of a committee report ("Vastgesteld 19 mei 2025") or a motion ("Voorgesteld 6 juli 2021").
@@ -81,13 +65,13 @@ def parse_letter_text(text: str, *, source: Source = "pdf") -> LetterDetails:
     """
     lines = _clean_lines(text[:TEXT_MAX_CHARS])
     # The header ends at "Geachte Voorzitter,": a body sentence starting "Onderwerp …" is no label.
-    salutation = next((i for i, x in enumerate(lines[:_HEADER_LINES]) if _SALUTATION.match(x.strip())), None)
+    salutation = next((i for i, x in enumerate(lines[:_HEADER_LINES]) if SALUTATION.match(x.strip())), None)
     header = lines[: salutation if salutation is not None else _HEADER_LINES]
     date_at = _find_label(header, ("datum",))
     subject_at = _find_label(header, ("betreft", "onderwerp"))
     letter_date = parse_dutch_date(date_at[1]) if date_at else None
     subject, subject_end = _subject(header, subject_at) if subject_at else (None, -1)
-    place_at = next((i for i, x in enumerate(header) if _PLACE_DATE.match(x.strip())), None)
+    place_at = next((i for i, x in enumerate(header) if PLACE_DATE.match(x.strip())), None)
     place_date = squash(header[place_at]) if place_at is not None else None
     # Kamerstuk layout (later TK versions, like the publication): "Nr. 1336 Brief van de …",
     # "Aan de Voorzitter …", "Den Haag, 13 mei 2025", then the body; no Datum/Betreft lines.
@@ -177,7 +161,7 @@ def _subject(lines: Sequence[str], found: tuple[int, str, int]) -> tuple[str, in
     while j < len(lines) and j <= index + 3 and lines[j].strip():
         start, text = split_columns(lines[j])[0]
         # A continuation is aligned under the value (or at the margin); text further right is another column.
-        if start > column + 2 or _OTHER_LABEL.match(text) or _SALUTATION.match(text):
+        if start > column + 2 or _OTHER_LABEL.match(text) or SALUTATION.match(text):
             break
         parts.append(text)
         j += 1
@@ -217,158 +201,6 @@ def _merge_broken(blocks: Iterator[list[str]] | Sequence[list[str]]) -> list[lis
     return merged
 
 
-# --- PDF -------------------------------------------------------------------------------
-
-
-def extract_pdf_text(data: bytes, *, max_pages: int = 20) -> str:
-    """Text of the first ``max_pages`` pages, laid out (blank lines and column gaps kept).
-
-    Raises :class:`EnrichError` for anything that is not a readable PDF with a text layer.
-    """
-    if b"%PDF-" not in data[:1024]:
-        raise EnrichError(f"not a PDF (starts with {data[:16]!r})")
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise EnrichError("encrypted PDF that needs a password")
-        count = min(len(reader.pages), max_pages)
-        pages = _pages_text(reader, count)
-    except EnrichError:
-        raise
-    except Exception as exc:  # pypdf raises many types on malformed input; none may escape as a crash
-        raise EnrichError(_problem("unreadable PDF", exc)) from exc
-    text = "\n\n".join(pages)
-    if not text.strip():
-        raise EnrichError("PDF has no extractable text (a scan, or damaged)")
-    return text
-
-
-# Layout extraction costs time in proportion to a page's drawing operations: a 17 KB file
-# can hold minutes of them.  A letter page's content is 5-50 KB; anything far larger is
-# skipped (charts, or hostile input), and reading stops after a total budget.
-MAX_PAGE_CONTENT = 256 * 1024
-MAX_TOTAL_CONTENT = 1024 * 1024
-
-
-def _pages_text(reader: PdfReader, count: int) -> list[str]:
-    pages: list[str] = []
-    total = 0
-    for i in range(count):
-        page = reader.pages[i]
-        contents = page.get_contents()
-        size = len(contents.get_data()) if contents is not None else 0
-        if size > MAX_PAGE_CONTENT:
-            logger.info("PDF page %d skipped: %d bytes of drawing operations", i + 1, size)
-            continue
-        total += size
-        if total > MAX_TOTAL_CONTENT:
-            logger.info("PDF read stopped at page %d: content budget spent", i + 1)
-            break
-        pages.append(_page_text(page))
-    return pages
-
-
-def _page_text(page: PageObject) -> str:
-    try:
-        return page.extract_text(extraction_mode="layout")
-    except Exception as exc:  # layout mode is stricter about fonts; plain mode still gives the words
-        logger.debug("layout extraction failed (%s), using plain mode", exc)
-        return page.extract_text()
-
-
-# --- DOCX ------------------------------------------------------------------------------
-
-
-def extract_docx_text(data: bytes) -> str:
-    """Paragraphs of ``word/document.xml`` separated by blank lines; table rows become
-    lines with cells separated by wide gaps, as a PDF table would extract."""
-    xml = _docx_document_xml(data)
-    try:
-        root = parse_xml(xml, "docx")
-    except SourceError as exc:
-        raise EnrichError(f"DOCX word/document.xml: {exc.problem}") from exc
-    body = child(root, "body")
-    if body is None:
-        raise EnrichError("DOCX word/document.xml has no body")
-    return "\n\n".join(_docx_blocks(body))
-
-
-def _docx_document_xml(data: bytes) -> bytes:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
-            if len(infos) > DOCX_MAX_ENTRIES:
-                raise EnrichError(f"DOCX with {len(infos)} zip entries rejected")
-            try:
-                info = zf.getinfo("word/document.xml")
-            except KeyError:
-                raise EnrichError("DOCX without word/document.xml") from None
-            if info.file_size > DOCX_MAX_XML_BYTES:
-                raise EnrichError(f"DOCX word/document.xml declares {info.file_size} bytes (cap {DOCX_MAX_XML_BYTES})")
-            with zf.open(info) as fh:
-                xml = fh.read(DOCX_MAX_XML_BYTES + 1)
-    except EnrichError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
-        raise EnrichError(_problem("unreadable DOCX", exc)) from exc
-    if len(xml) > DOCX_MAX_XML_BYTES:
-        raise EnrichError(f"DOCX word/document.xml inflates past {DOCX_MAX_XML_BYTES} bytes")
-    return xml
-
-
-_DOCX_SKIP: Final = frozenset({"sectPr", "del", "delText", "instrText", "Fallback", "footnoteReference"})
-
-
-def _docx_blocks(parent: etree._Element) -> Iterator[str]:
-    for el in parent:
-        name = local(el)
-        if name == "p":
-            extra: list[str] = []
-            yield _docx_paragraph(el, extra)
-            yield from extra
-        elif name == "tbl":
-            yield "\n".join(_docx_rows(el))
-        elif name not in _DOCX_SKIP:  # sdt, sdtContent, customXml … wrap paragraphs
-            yield from _docx_blocks(el)
-
-
-def _docx_paragraph(p: etree._Element, textboxes: list[str]) -> str:
-    """A paragraph's text (``w:br`` as a line break); text boxes inside it go to ``textboxes``."""
-    out: list[str] = []
-
-    def walk(el: etree._Element) -> None:
-        for node in el:
-            name = local(node)
-            if name in _DOCX_SKIP:
-                continue
-            if name == "txbxContent":  # a frame such as the margin column: its own paragraphs
-                textboxes.extend(_docx_blocks(node))
-            elif name == "t":
-                out.append(node.text or "")
-            elif name == "tab":
-                out.append("\t")
-            elif name in ("br", "cr"):
-                out.append("\n")
-            else:
-                walk(node)
-
-    walk(p)
-    return "".join(out)
-
-
-def _docx_rows(table: etree._Element) -> Iterator[str]:
-    for row in table.iter():
-        if local(row) != "tr":
-            continue
-        cells = []
-        for cell in row:
-            if local(cell) == "tc":
-                cells.append(squash(" ".join(_docx_blocks(cell))))
-        line = "     ".join(c for c in cells if c)
-        if line:
-            yield line
-
-
 # --- dispatch --------------------------------------------------------------------------
 
 
@@ -402,8 +234,3 @@ def parse_document(data: bytes, content_type: str | None) -> LetterDetails | Non
     if kind == "docx":
         return parse_letter_text(extract_docx_text(data), source="docx")
     return None
-
-
-def _problem(what: str, exc: BaseException) -> str:
-    detail = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{what}: {type(exc).__name__}{': ' + detail if detail else ''}"[:_MAX_PROBLEM]
