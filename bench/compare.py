@@ -24,7 +24,8 @@ from typing import Any
 
 from bench.common import KB, MB, Section
 from bench.data import make_world
-from monitor.http import Fetcher, HttpSettings, make_client
+from monitor.config import HttpConfig
+from monitor.http import Fetcher, make_client
 
 PAGE_BYTES = 300 * 1024
 POLLS_PER_DAY = 24 * 3600 // 120  # a poll every 120 s
@@ -102,7 +103,7 @@ def page_server() -> Iterator[str]:
 
 def page_diff(base: str, variant: str) -> tuple[float, float]:
     """(requests, bytes) of one idle poll of one dossier page, the mean of IDLE_POLLS after the first."""
-    settings = HttpSettings(pause_seconds=0)
+    settings = HttpConfig(pause_seconds=0)
     fetcher = Fetcher(make_client(settings), settings)
     url = f"{base}/{variant}/kamerstukdossier"
     try:

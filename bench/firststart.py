@@ -18,7 +18,8 @@ from typing import Any
 
 from bench.common import MB, FetchTap, Section, sources, sqlite_url
 from bench.data import World, make_world, publish_backlog
-from monitor.http import Fetcher, HttpSettings, make_client
+from monitor.config import HttpConfig
+from monitor.http import Fetcher, make_client
 from monitor.sources.syncfeed.client import SyncFeedClient
 from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
@@ -95,7 +96,7 @@ def run(workdir: Path, *, smoke: bool) -> Section:
                 dossier_title=watched.titel, date=today - timedelta(days=3 * i + 30),
             )  # fmt: skip
         # 1. find_feed_end alone
-        http = HttpSettings(pause_seconds=0, read_timeout=5, connect_timeout=2)
+        http = HttpConfig(pause_seconds=0, read_timeout=5, connect_timeout=2)
         fetcher = Fetcher(make_client(http), http)
         n0, b0 = len(tk.requests), tk.bytes_sent
         end = SyncFeedClient(fetcher, tk.base_url).find_feed_end("Document")

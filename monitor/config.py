@@ -13,7 +13,7 @@ import fnmatch
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -31,20 +31,30 @@ from .models import DossierRef
 from .notify.options import Options
 from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
 from .sources import SOURCES, SourceConfig, default_configs
+from .urls import origin
 
 DEFAULT_CONFIG_NAME = "kamermonitor.toml"
 DEFAULT_DATABASE = "sqlite:///kamermonitor.db"
 DEFAULT_KINDS = ("Brief*",)
 
 
+USER_AGENT = "kamermonitor/0.1 (+https://github.com/kamermonitor/kamermonitor)"
+
+
 @dataclass(frozen=True, slots=True)
 class HttpConfig:
+    """``[http]``: the limits every request to a source obeys (:class:`monitor.http.Fetcher`)."""
+
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_response_mb: float = 20.0
-    pause_seconds: float = 0.5
-    user_agent: str = ""
+    pause_seconds: float = 0.5  # between two requests to the same host
+    user_agent: str = USER_AGENT
     deadline_seconds: float = 120.0  # the whole request: connect, headers and body
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_response_mb * 1024 * 1024)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +67,18 @@ class DeliveryConfig:
     digest_threshold: int = 5  # more new letters than this for one watch in one poll → one digest
 
 
+def source_hosts(sources: Iterable[SourceConfig]) -> tuple[str, ...]:
+    """``scheme://host:port`` of each source's base URL, once each: where letters are read by default."""
+    return tuple(dict.fromkeys(origin(cfg.base_url) for cfg in sources))
+
+
 @dataclass(frozen=True, slots=True)
 class EnrichmentConfig:
     enabled: bool = True
     timeout_seconds: float = 60.0  # never hold an alert back longer than this
+    # A letter is read only from under one of these URLs: a link in a source's answer is
+    # hostile input, never followed elsewhere.  Not in the file: the configured sources' hosts.
+    allowed_urls: tuple[str, ...] = field(default_factory=lambda: source_hosts(default_configs().values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +234,12 @@ def parse(data: Mapping[str, Any]) -> Settings:
         "monitor",
         {"database", "timezone", "baseline_grace_days", "template_dir", "log_format", "max_wait_seconds"},
     )
-    log_format = r.value(mon, "log_format", "monitor", str, "text")
+    d = Settings()
+    log_format = r.value(mon, "log_format", "monitor", str, str(d.log_format))
     if log_format not in LOG_FORMATS:
         r.fail("monitor.log_format", f"must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
-        log_format = "text"
-    tz = r.value(mon, "timezone", "monitor", str, "Europe/Amsterdam")
+        log_format = str(d.log_format)
+    tz = r.value(mon, "timezone", "monitor", str, d.timezone)
     _check_timezone(r, tz)
     http = _http(r, r.table(data, "http", ""))
     sources = r.table(data, "sources", "")
@@ -229,20 +248,25 @@ def parse(data: Mapping[str, Any]) -> Settings:
     names = {c.name for c in channels}
     watches = _watches(r, data.get("watch"), names)
     operator = _operator(r, r.table(data, "operator", ""), names)
+    # Read in this order, so the problems are listed in the order of the file's sections.
+    database = r.value(mon, "database", "monitor", str, d.database)
+    grace_days = r.count(mon, "baseline_grace_days", "monitor", d.baseline_grace_days, minimum=0)
+    template_dir = _template_dir(r, mon)
+    max_wait = r.positive(mon, "max_wait_seconds", "monitor", d.max_wait_seconds, maximum=6 * 3600.0)
+    source_configs = {
+        name: src.read_config(r, r.table(sources, name, "sources"), f"sources.{name}") for name, src in SOURCES.items()
+    }
     settings = Settings(
-        database=r.value(mon, "database", "monitor", str, DEFAULT_DATABASE),
+        database=database,
         timezone=tz,
-        baseline_grace_days=r.count(mon, "baseline_grace_days", "monitor", 14, minimum=0),
-        template_dir=_template_dir(r, mon),
+        baseline_grace_days=grace_days,
+        template_dir=template_dir,
         log_format=cast(LogFormat, log_format),
-        max_wait_seconds=r.positive(mon, "max_wait_seconds", "monitor", 6 * 3600.0, maximum=6 * 3600.0),
+        max_wait_seconds=max_wait,
         http=http,
-        sources={
-            name: src.read_config(r, r.table(sources, name, "sources"), f"sources.{name}")
-            for name, src in SOURCES.items()
-        },
+        sources=source_configs,
         delivery=_delivery(r, r.table(data, "delivery", "")),
-        enrichment=_enrichment(r, r.table(data, "enrichment", "")),
+        enrichment=_enrichment(r, r.table(data, "enrichment", ""), source_configs.values()),
         operator=operator,
         web=_web(r, r.table(data, "web", "")),
         channels=channels,
@@ -270,52 +294,59 @@ def _check_timezone(r: Reader, tz: str) -> None:
 
 
 def _http(r: Reader, t: Mapping[str, Any]) -> HttpConfig:
-    p = "http"
+    p, d = "http", HttpConfig()
     r.known(t, p, set(HttpConfig.__dataclass_fields__))
     r.header_safe(t, "user_agent", p)
     return HttpConfig(
-        connect_timeout=r.positive(t, "connect_timeout", p, 10.0, maximum=3600),
-        read_timeout=r.positive(t, "read_timeout", p, 30.0, maximum=3600),
-        max_response_mb=r.positive(t, "max_response_mb", p, 20.0, maximum=MAX_RESPONSE_MB),
-        pause_seconds=r.non_negative(t, "pause_seconds", p, 0.5, maximum=3600),
-        user_agent=r.value(t, "user_agent", p, str, ""),
-        deadline_seconds=r.positive(t, "deadline_seconds", p, 120.0, maximum=3600),
+        connect_timeout=r.positive(t, "connect_timeout", p, d.connect_timeout, maximum=3600),
+        read_timeout=r.positive(t, "read_timeout", p, d.read_timeout, maximum=3600),
+        max_response_mb=r.positive(t, "max_response_mb", p, d.max_response_mb, maximum=MAX_RESPONSE_MB),
+        pause_seconds=r.non_negative(t, "pause_seconds", p, d.pause_seconds, maximum=3600),
+        user_agent=r.value(t, "user_agent", p, str, d.user_agent) or d.user_agent,  # "" too means ours
+        deadline_seconds=r.positive(t, "deadline_seconds", p, d.deadline_seconds, maximum=3600),
     )
 
 
 def _delivery(r: Reader, t: Mapping[str, Any]) -> DeliveryConfig:
-    p = "delivery"
+    p, d = "delivery", DeliveryConfig()
     r.known(t, p, set(DeliveryConfig.__dataclass_fields__))
     return DeliveryConfig(
-        interval_seconds=r.positive(t, "interval_seconds", p, 15.0),
-        max_attempts=r.count(t, "max_attempts", p, 12),
-        backoff_base_seconds=r.positive(t, "backoff_base_seconds", p, 30.0),
-        backoff_cap_seconds=r.positive(t, "backoff_cap_seconds", p, 3600.0),
-        lease_seconds=r.positive(t, "lease_seconds", p, 120.0),
-        digest_threshold=r.count(t, "digest_threshold", p, 5),
+        interval_seconds=r.positive(t, "interval_seconds", p, d.interval_seconds),
+        max_attempts=r.count(t, "max_attempts", p, d.max_attempts),
+        backoff_base_seconds=r.positive(t, "backoff_base_seconds", p, d.backoff_base_seconds),
+        backoff_cap_seconds=r.positive(t, "backoff_cap_seconds", p, d.backoff_cap_seconds),
+        lease_seconds=r.positive(t, "lease_seconds", p, d.lease_seconds),
+        digest_threshold=r.count(t, "digest_threshold", p, d.digest_threshold),
     )
 
 
-def _enrichment(r: Reader, t: Mapping[str, Any]) -> EnrichmentConfig:
-    p = "enrichment"
+def _enrichment(r: Reader, t: Mapping[str, Any], sources: Iterable[SourceConfig]) -> EnrichmentConfig:
+    """``[enrichment]``; ``allowed_urls`` left out means the hosts of the configured ``sources``."""
+    p, d = "enrichment", EnrichmentConfig()
     r.known(t, p, set(EnrichmentConfig.__dataclass_fields__))
+    allowed = r.urls(t, "allowed_urls", p, source_hosts(sources))
+    if not allowed:
+        r.fail(f"{p}.allowed_urls", "must not be empty (leave it out for the sources' hosts, or set enabled = false)")
     return EnrichmentConfig(
-        enabled=r.value(t, "enabled", p, bool, True),
-        timeout_seconds=r.positive(t, "timeout_seconds", p, 60.0),
+        enabled=r.value(t, "enabled", p, bool, d.enabled),
+        timeout_seconds=r.positive(t, "timeout_seconds", p, d.timeout_seconds),
+        allowed_urls=allowed,
     )
 
 
 def _operator(r: Reader, t: Mapping[str, Any], channel_names: set[str]) -> OperatorConfig:
-    p = "operator"
-    r.known(t, p, {"channels", "failure_threshold", "stale_hours", "delivery_stuck_minutes"})
-    chans = r.strings(t, "channels", p, ())
+    p, d = "operator", OperatorConfig()
+    r.known(t, p, set(OperatorConfig.__dataclass_fields__))
+    chans = r.strings(t, "channels", p, d.channels)
     for i, name in enumerate(chans):
         _check_channel_name(r, f"{p}.channels[{i}]", name, channel_names)
     return OperatorConfig(
         channels=chans,
-        failure_threshold=r.count(t, "failure_threshold", p, 5),
-        stale_hours=r.positive(t, "stale_hours", p, 6.0, maximum=24 * 366),
-        delivery_stuck_minutes=r.positive(t, "delivery_stuck_minutes", p, 60.0, maximum=60 * 24 * 366),
+        failure_threshold=r.count(t, "failure_threshold", p, d.failure_threshold),
+        stale_hours=r.positive(t, "stale_hours", p, d.stale_hours, maximum=24 * 366),
+        delivery_stuck_minutes=r.positive(
+            t, "delivery_stuck_minutes", p, d.delivery_stuck_minutes, maximum=60 * 24 * 366
+        ),
     )
 
 
@@ -337,8 +368,9 @@ def _web(r: Reader, t: Mapping[str, Any]) -> WebConfig:
     if m is None or not 0 < int(m["port"]) < 65536:
         r.fail(f"{p}.listen", f'not "host:port" or a port number: {raw!r}')
         return WebConfig()
-    base = r.url(t, "base_url", p, "") if "base_url" in t else ""
-    token_env = r.value(t, "token_env", p, str, "")
+    d = WebConfig()
+    base = r.url(t, "base_url", p, d.base_url) if "base_url" in t else d.base_url
+    token_env = r.value(t, "token_env", p, str, d.token_env)
     if "token_env" in t and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
         r.fail(f"{p}.token_env", f"not an environment variable name: {token_env!r}")
     host = (m["host"] or "127.0.0.1").strip("[]")
@@ -359,17 +391,18 @@ def _schedule(r: Reader, t: Mapping[str, Any], p: str) -> Schedule | None:
     """``mode`` / ``digest_time`` / ``digest_day`` / ``quiet_hours``, or None when none is set."""
     if not _SCHEDULE_KEYS & set(t):
         return None
-    mode = r.value(t, "mode", p, str, "immediate")
+    d = Schedule()
+    mode = r.value(t, "mode", p, str, d.mode)
     if mode not in MODES:
         r.fail(f"{p}.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
-        mode = "immediate"
+        mode = d.mode
     out = Schedule(mode=mode)
     try:
-        at = parse_time(r.value(t, "digest_time", p, str, "08:00"))
+        at = parse_time(r.value(t, "digest_time", p, str, d.at.strftime("%H:%M")))
         out = Schedule(mode, at, out.day, out.quiet)
     except ValueError as exc:
         r.fail(f"{p}.digest_time", str(exc))
-    day = r.value(t, "digest_day", p, str, "monday").lower()
+    day = r.value(t, "digest_day", p, str, next(name for name, n in DAYS.items() if n == d.day)).lower()
     if day not in DAYS:
         r.fail(f"{p}.digest_day", f"not a day of the week: {day!r}")
     else:
@@ -435,23 +468,24 @@ def _watches(r: Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig,
             r.fail(p, "must be a table")
             continue
         r.known(t, p, {"name", "dossiers", "kinds", "keywords", "channels", "followups"} | _SCHEDULE_KEYS)
+        d = WatchConfig(p)
         dossiers = _dossiers(r, t, p)
-        keywords = r.strings(t, "keywords", p, ())
+        keywords = r.strings(t, "keywords", p, d.keywords)
         if not t.get("dossiers") and not keywords:
             r.fail(p, "needs dossiers or keywords (or both)")
         name = r.value(t, "name", p, str, "") or (f"dossier-{dossiers[0]}" if dossiers else f"watch-{i}")
         if name in names:
             r.fail(f"{p}.name", f"duplicate watch name {name!r}")
         names.add(name)
-        chans = r.strings(t, "channels", p, ("console",))
+        chans = r.strings(t, "channels", p, d.channels)
         for j, c in enumerate(chans):
             _check_channel_name(r, f"{p}.channels[{j}]", c, channel_names)
-        kinds = r.strings(t, "kinds", p, DEFAULT_KINDS)
+        kinds = r.strings(t, "kinds", p, d.kinds)
         if not kinds:
             # An empty list silently meaning "Brief*" would hide a mistake; say what to write.
             r.fail(f"{p}.kinds", 'must not be empty (leave it out for ["Brief*"], or use ["*"] for every kind)')
-            kinds = DEFAULT_KINDS
-        followups = r.value(t, "followups", p, bool, True)
+            kinds = d.kinds
+        followups = r.value(t, "followups", p, bool, d.followups)
         out.append(WatchConfig(name, dossiers, kinds, keywords, chans, _schedule(r, t, p), followups))
     return tuple(out)
 

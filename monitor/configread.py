@@ -152,10 +152,23 @@ class Reader:
 
     def url(self, data: Mapping[str, Any], key: str, path: str, default: str) -> str:
         value = self.value(data, key, path, str, default)
-        if not re.match(r"^https?://[^\s/]+", value):
+        if not _HTTP_URL.match(value):
             self.fail(_join(path, key), f"not an http(s) URL: {value!r}")
             return default
         return value.rstrip("/")
+
+    def urls(self, data: Mapping[str, Any], key: str, path: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A list of http(s) URLs (a single string is a list of one); bad entries are reported and left out."""
+        out = []
+        for i, value in enumerate(self.strings(data, key, path, default)):
+            if _HTTP_URL.match(value):
+                out.append(value.rstrip("/"))
+            else:
+                self.fail(f"{_join(path, key)}[{i}]", f"not an http(s) URL: {value!r}")
+        return tuple(out)
+
+
+_HTTP_URL = re.compile(r"^https?://[^\s/]+")
 
 
 def _join(path: str, key: str) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 
 from .config import Settings
 from .detect import Matcher
-from .http import Fetcher, make_client, settings_from
+from .http import Fetcher, make_client
 from .metrics import Recorder
 from .retry import set_max_wait
 from .store import letters as letter_store
@@ -101,8 +101,8 @@ class Context:
         cls, settings: Settings, *, now: Callable[[], datetime] = _utcnow, sleep: Callable[[float], None] = time.sleep
     ) -> Context:
         set_max_wait(settings.max_wait_seconds)  # every Retry-After and backoff is clamped to it
-        http = settings_from(settings.http)
-        return cls(settings, open_engine(settings.database), Fetcher(make_client(http), http), now=now, sleep=sleep)
+        fetcher = Fetcher(make_client(settings.http), settings.http)
+        return cls(settings, open_engine(settings.database), fetcher, now=now, sleep=sleep)
 
     @property
     def tz(self) -> ZoneInfo:

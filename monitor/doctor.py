@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 from urllib.parse import urlsplit
 
 from .config import ChannelConfig, Settings
-from .http import Fetcher, FetchResult, SourceError, make_client, settings_from
+from .http import Fetcher, FetchResult, SourceError, make_client
 from .notify.email_options import EmailOptions
 from .notify.slack import SlackOptions
 from .sources import SOURCES
@@ -173,7 +173,7 @@ def _proxy_for(url: str) -> str | None:
 
 def _fetcher(settings: Settings) -> Fetcher:
     # No pause between requests: the doctor asks each host once or twice.
-    http = dataclasses.replace(settings_from(settings.http), pause_seconds=0)
+    http = dataclasses.replace(settings.http, pause_seconds=0)
     return Fetcher(make_client(http), http)
 
 

@@ -12,28 +12,24 @@ into one :class:`SourceError` whose message names the source and the problem in 
 from __future__ import annotations
 
 import logging
-import posixpath
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from . import deadline
 from .conditional import Validator, Validators
+from .config import HttpConfig
 from .inflate import CodingError, Inflater, TooLarge
 from .retry import parse_retry_after
 from .textcut import shorten
-
-if TYPE_CHECKING:
-    from .config import HttpConfig
+from .urls import origin
+from .urls import within as within  # re-exported: the sources check their links with it
 
 logger = logging.getLogger(__name__)
-
-USER_AGENT = "kamermonitor/0.1 (+https://github.com/kamermonitor/kamermonitor)"
 
 
 class SourceError(Exception):
@@ -49,35 +45,6 @@ class SourceError(Exception):
 
 
 MAX_REDIRECTS = 5
-
-
-def within(url: str, base: str) -> bool:
-    """True when ``url`` is under ``base``: same scheme, host and port, and inside its path."""
-    try:
-        u, b = urlsplit(url), urlsplit(base)
-        same = (u.scheme.lower(), u.hostname, u.port) == (b.scheme.lower(), b.hostname, b.port)
-    except ValueError:
-        return False
-    # "/Feed/2.0/../../other" and its percent-encoded spellings are not inside the prefix "/Feed/2.0".
-    path = posixpath.normpath(unquote(u.path) or "/")
-    prefix = posixpath.normpath(unquote(b.path) or "/").rstrip("/")
-    return same and (path == prefix or path.startswith(prefix + "/") or not prefix)
-
-
-def origin(url: str) -> str:
-    """``scheme://host:port`` of ``url``: the base for a URL that has no configured one."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_bytes: int = 20 * 1024 * 1024
-    pause_seconds: float = 0.2  # between two requests to the same host
-    user_agent: str = USER_AGENT
-    deadline_seconds: float = 120.0  # one request in all: connect, headers and body
 
 
 @dataclass(slots=True)
@@ -109,19 +76,7 @@ class FetchResult:
         return self.status == 304
 
 
-def settings_from(cfg: HttpConfig) -> HttpSettings:
-    """The ``[http]`` section as the Fetcher takes it."""
-    return HttpSettings(
-        connect_timeout=cfg.connect_timeout,
-        read_timeout=cfg.read_timeout,
-        max_bytes=int(cfg.max_response_mb * 1024 * 1024),
-        pause_seconds=cfg.pause_seconds,
-        deadline_seconds=cfg.deadline_seconds,
-        **({"user_agent": cfg.user_agent} if cfg.user_agent else {}),
-    )
-
-
-def make_client(settings: HttpSettings) -> httpx.Client:
+def make_client(settings: HttpConfig) -> httpx.Client:
     """The single httpx client every source shares."""
     return httpx.Client(
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
@@ -146,9 +101,9 @@ def _head_bytes(resp: httpx.Response) -> int:
 class Fetcher:
     """Bounded GETs with per-host pacing, shared by all sources."""
 
-    def __init__(self, client: httpx.Client, settings: HttpSettings | None = None) -> None:
+    def __init__(self, client: httpx.Client, settings: HttpConfig) -> None:
         self.client = client
-        self.settings = settings or HttpSettings()
+        self.settings = settings
         self.stats = FetchStats()
         self._last_request: dict[str, float] = {}
         self._lock = threading.Lock()

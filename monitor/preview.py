@@ -126,7 +126,7 @@ def _details(ctx: Context, rec: SruRecord) -> LetterDetails | None:
     from .enrich.fetch import enrich_from_publication  # loads BeautifulSoup only when used
 
     try:
-        return enrich_from_publication(ctx.fetcher, rec.html_url)
+        return enrich_from_publication(ctx.fetcher, rec.html_url, ctx.settings.enrichment.allowed_urls)
     except (SourceError, EnrichError) as exc:
         logger.warning("preview: %s not read, shown without its details: %s", rec.identifier, exc)
         return None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -14,6 +17,69 @@ from tests.fakes.sru_server import SruServer
 from tests.fakes.tk_server import TkFeedServer
 
 POSTGRES_URL = os.environ.get("KAMERMONITOR_TEST_POSTGRES")
+
+# No test may touch the internet: every connection and name lookup this process makes must
+# stay on loopback.  Anything else raises *and* fails the test that made it (an error
+# raised inside the monitor may be caught and logged as a source problem, which would hide it).
+_OFF_LOOPBACK: list[str] = []
+_connect = socket.socket.connect
+_connect_ex = socket.socket.connect_ex
+_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback(host: object) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _refuse(what: str) -> None:
+    _OFF_LOOPBACK.append(what)
+    raise RuntimeError(f"tests must not leave loopback: {what}")
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+        _refuse(f"connect to {address!r}")
+    _connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+        _refuse(f"connect to {address!r}")
+    return _connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if not _loopback(host):
+        _refuse(f"name lookup of {host!r}")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _guarded_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def _no_internet() -> Iterator[None]:
+    """Fail the test that tried to reach past loopback, even when the monitor swallowed the error."""
+    _OFF_LOOPBACK.clear()
+    yield
+    tried, _OFF_LOOPBACK[:] = list(_OFF_LOOPBACK), []
+    assert not tried, f"this test tried to reach the internet: {tried}"
 
 
 @pytest.fixture

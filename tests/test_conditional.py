@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from monitor.conditional import MAX_VALIDATORS, Validator, Validators
-from monitor.http import Fetcher, HttpSettings, SourceError, make_client
+from monitor.config import HttpConfig
+from monitor.http import Fetcher, SourceError, make_client
 from monitor.sources.syncfeed.client import SyncFeedClient
 from monitor.web.metrics import exposition
 from tests.fakes.sru_server import SruServer
@@ -68,7 +69,7 @@ def test_a_page_with_entries_is_never_asked_conditionally(tk: TkFeedServer) -> N
     # Were a page with entries remembered, a crash before it was stored would turn into a
     # 304 on the next poll, and the entries would be skipped for good.
     tk.add_dossier(DOSSIER_26643, 26643, ICT)
-    fetcher = Fetcher(make_client(HttpSettings(pause_seconds=0)), HttpSettings(pause_seconds=0))
+    fetcher = Fetcher(make_client(HttpConfig(pause_seconds=0)), HttpConfig(pause_seconds=0))
     client = SyncFeedClient(fetcher, tk.base_url)
     [(page, token)] = list(client.pages("Kamerstukdossier", 0, 5))
     assert len(page.entities) == 1 and len(fetcher.validators) == 0  # a page with entries: not remembered
@@ -84,7 +85,7 @@ def test_a_304_to_an_unconditional_request_is_an_error_not_an_empty_page() -> No
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(304, headers={"ETag": '"x"'})
 
-    settings = HttpSettings(pause_seconds=0)
+    settings = HttpConfig(pause_seconds=0)
     fetcher = Fetcher(httpx.Client(transport=httpx.MockTransport(answer)), settings)
     with pytest.raises(SourceError, match="304 to an unconditional request"):
         fetcher.get("syncfeed", "http://feed.test/Feed", {"category": "Document"}, conditional=True)

@@ -132,3 +132,34 @@ def test_quiet_hours_that_are_not_a_range_are_one_error_naming_the_value() -> No
     with pytest.raises(ConfigError) as err:
         parse({"watch": [{"dossiers": ["26643"], "quiet_hours": 22}]})
     assert err.value.problems == ["watch[0].quiet_hours: not a time range (HH:MM-HH:MM): 22"]
+
+
+def test_without_config_every_section_has_its_dataclass_defaults() -> None:
+    """Each default is written once, on the dataclass: parsing nothing gives exactly those."""
+    from monitor.config import Settings
+
+    assert parse({}) == Settings()
+
+
+def test_enrichment_reads_letters_only_from_the_sources_hosts_unless_told_otherwise() -> None:
+    assert parse({}).enrichment.allowed_urls == (
+        "https://gegevensmagazijn.tweedekamer.nl",
+        "https://repository.overheid.nl",
+    )
+    local = {"sources": {"syncfeed": {"base_url": "http://127.0.0.1:8001/SyncFeed/2.0"},
+                         "sru": {"base_url": "http://127.0.0.1:8002/sru"}}}  # fmt: skip
+    assert parse(local).enrichment.allowed_urls == ("http://127.0.0.1:8001", "http://127.0.0.1:8002")
+    told = parse({**local, "enrichment": {"allowed_urls": ["https://mirror.example/frbr/", "https://tk.example"]}})
+    assert told.enrichment.allowed_urls == ("https://mirror.example/frbr", "https://tk.example")
+
+
+@pytest.mark.parametrize(
+    ("urls", "problem"),
+    [(["ftp://repository.overheid.nl"], "enrichment.allowed_urls[0]: not an http(s) URL: 'ftp://repository.overheid.nl'"),
+     ([], "enrichment.allowed_urls: must not be empty"),
+     ([3], "enrichment.allowed_urls[0]: must be a non-empty string, got 3")],
+)  # fmt: skip
+def test_enrichment_allowed_urls_mistakes_name_their_key(urls: list[object], problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({"enrichment": {"allowed_urls": urls}})
+    assert any(p.startswith(problem) for p in err.value.problems), err.value.problems

@@ -16,6 +16,7 @@ from functools import cache
 import httpx
 import pytest
 
+from monitor.config import HttpConfig
 from monitor.enrich.docx import DOCX_MAX_XML_BYTES
 from monitor.enrich.errors import EnrichError
 from monitor.enrich.fetch import enrich_from_publication, enrich_from_tk_file
@@ -24,7 +25,7 @@ from monitor.enrich.letter import DOCX_TYPE, PDF_TYPE, parse_document, parse_let
 from monitor.enrich.pdf import extract_pdf_text
 from monitor.enrich.signature import office_from_caps
 from monitor.enrich.text import cut_summary, find_citations, join_lines, parse_dutch_date
-from monitor.http import Fetcher, HttpSettings, SourceError
+from monitor.http import Fetcher, SourceError
 from monitor.models import LetterDetails, Signatory
 from tests.enrich_fixtures import corrupt_pdf, document_xml, docx, html, letter_pdf, template
 
@@ -458,7 +459,7 @@ def serve() -> Iterator[Serve]:
 
         client = httpx.Client(transport=httpx.MockTransport(handler))
         clients.append(client)
-        return Fetcher(client, HttpSettings(pause_seconds=0, max_bytes=1024 * 1024)), seen
+        return Fetcher(client, HttpConfig(pause_seconds=0, max_response_mb=1.0)), seen
 
     yield make
     for client in clients:
@@ -466,6 +467,7 @@ def serve() -> Iterator[Serve]:
 
 
 FILE_URL = "https://gegevensmagazijn.tweedekamer.nl/OData/v4/2.0/Document(1)/resource"
+ALLOWED = ("https://gegevensmagazijn.tweedekamer.nl", "https://zoek.officielebekendmakingen.nl")
 
 
 def test_size_mismatch_with_announced_content_length_is_an_error(serve: Serve) -> None:
@@ -473,14 +475,14 @@ def test_size_mismatch_with_announced_content_length_is_an_error(serve: Serve) -
     fetcher, _ = serve(body, PDF_TYPE)
 
     with pytest.raises(EnrichError, match=f"downloaded {len(body)} bytes but {len(body) + 10} were announced"):
-        enrich_from_tk_file(fetcher, FILE_URL, PDF_TYPE, len(body) + 10)
+        enrich_from_tk_file(fetcher, FILE_URL, PDF_TYPE, len(body) + 10, ALLOWED)
 
 
 def test_tk_file_with_the_announced_size_is_read(serve: Serve) -> None:
     body = pdf("no_paragraphs.txt")
     fetcher, seen = serve(body, PDF_TYPE)
 
-    details = enrich_from_tk_file(fetcher, FILE_URL, PDF_TYPE, len(body))
+    details = enrich_from_tk_file(fetcher, FILE_URL, PDF_TYPE, len(body), ALLOWED)
 
     assert details is not None and details.subject == "Planning beantwoording schriftelijke vragen"
     assert seen[0].headers["accept"].startswith("application/pdf")
@@ -489,7 +491,7 @@ def test_tk_file_with_the_announced_size_is_read(serve: Serve) -> None:
 def test_tk_file_of_another_type_is_not_downloaded(serve: Serve) -> None:
     fetcher, seen = serve(b"xx", "application/msword")
 
-    assert enrich_from_tk_file(fetcher, FILE_URL, "application/msword", 2) is None
+    assert enrich_from_tk_file(fetcher, FILE_URL, "application/msword", 2, ALLOWED) is None
     assert seen == []
 
 
@@ -497,17 +499,48 @@ def test_tk_file_announced_over_the_cap_is_refused_before_download(serve: Serve)
     fetcher, seen = serve(b"xx", PDF_TYPE)
 
     with pytest.raises(EnrichError, match="exceeds"):
-        enrich_from_tk_file(fetcher, FILE_URL, PDF_TYPE, 50 * 1024 * 1024)
+        enrich_from_tk_file(fetcher, FILE_URL, PDF_TYPE, 50 * 1024 * 1024, ALLOWED)
     assert seen == []
 
 
 def test_publication_is_fetched_as_html_and_read(serve: Serve) -> None:
     fetcher, seen = serve(html("kst-26643-1342.html"), "text/html; charset=utf-8")
 
-    details = enrich_from_publication(fetcher, "https://zoek.officielebekendmakingen.nl/kst-26643-1342.html")
+    details = enrich_from_publication(fetcher, "https://zoek.officielebekendmakingen.nl/kst-26643-1342.html", ALLOWED)
 
     assert details.signatories == AI_FABRIEK_SIGNATORIES
     assert "text/html" in seen[0].headers["accept"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://elsewhere.example/kst-26643-1342.html",
+        "http://zoek.officielebekendmakingen.nl/kst-26643-1342.html",  # another scheme
+        "https://zoek.officielebekendmakingen.nl:8443/kst-26643-1342.html",  # another port
+        "https://zoek.officielebekendmakingen.nl.evil.example/kst-26643-1342.html",
+    ],
+)
+def test_a_link_off_the_allowed_urls_is_refused_without_a_request(serve: Serve, url: str) -> None:
+    fetcher, seen = serve(html("kst-26643-1342.html"), "text/html; charset=utf-8")
+
+    with pytest.raises(EnrichError, match=r"ob-publication: refused .* not under \[enrichment\] allowed_urls"):
+        enrich_from_publication(fetcher, url, ALLOWED)
+    with pytest.raises(EnrichError, match=r"tk-document: refused .* not under \[enrichment\] allowed_urls"):
+        enrich_from_tk_file(fetcher, url, PDF_TYPE, None, ALLOWED)
+    assert seen == []
+
+
+def test_an_allowed_url_with_a_path_admits_only_links_under_that_path(serve: Serve) -> None:
+    fetcher, seen = serve(html("kst-26643-1342.html"), "text/html; charset=utf-8")
+    allowed = ("https://repository.overheid.nl/frbr",)
+
+    with pytest.raises(EnrichError, match="refused"):
+        enrich_from_publication(fetcher, "https://repository.overheid.nl/frbr/../sru?x=1", allowed)
+    details = enrich_from_publication(
+        fetcher, "https://repository.overheid.nl/frbr/kst-26643-1342/1/html/x.html", allowed
+    )
+    assert details.signatories == AI_FABRIEK_SIGNATORIES and len(seen) == 1
 
 
 def test_fetch_failures_stay_source_errors() -> None:
@@ -515,6 +548,6 @@ def test_fetch_failures_stay_source_errors() -> None:
         return httpx.Response(404)
 
     with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
-        fetcher = Fetcher(client, HttpSettings(pause_seconds=0))
+        fetcher = Fetcher(client, HttpConfig(pause_seconds=0))
         with pytest.raises(SourceError, match="HTTP 404"):
-            enrich_from_publication(fetcher, "https://zoek.officielebekendmakingen.nl/kst-1.html")
+            enrich_from_publication(fetcher, "https://zoek.officielebekendmakingen.nl/kst-1.html", ALLOWED)

@@ -25,8 +25,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from monitor import cli
+from monitor.config import HttpConfig
 from monitor.context import Context, owner_is_dead
-from monitor.http import Fetcher, HttpSettings, SourceError, make_client
+from monitor.http import Fetcher, SourceError, make_client
 from monitor.models import Alert
 from monitor.notify.base import DeliveryError, redact
 from monitor.notify.deliver import Deliverer
@@ -47,8 +48,10 @@ from tests.test_channels import AI_FABRIEK, new_alert
 MONDAY_10H = datetime(2025, 6, 23, 8, 0, tzinfo=UTC)
 
 
-def fetcher(**kw: float) -> Fetcher:
-    settings = HttpSettings(**{"pause_seconds": 0, "read_timeout": 5, "connect_timeout": 2, **kw})  # type: ignore[arg-type]
+def fetcher(*, max_bytes: int = 0, **kw: float) -> Fetcher:
+    if max_bytes:
+        kw["max_response_mb"] = max_bytes / (1024 * 1024)
+    settings = HttpConfig(**{"pause_seconds": 0, "read_timeout": 5, "connect_timeout": 2, **kw})  # type: ignore[arg-type]
     return Fetcher(make_client(settings), settings)
 
 

@@ -2,8 +2,9 @@
 
 The SRU service is the fake of ``tests/fakes/sru_server.py``; the publication pages are
 the constructed fixtures in ``tests/fixtures/letters/``, served by a small local HTTP
-server.  The fake SRU records point at ``repository.overheid.nl`` (as the real ones do),
-so the HTTP client is given a transport that routes that host to the local server.
+server.  The fake SRU records are made to point at ``repository.overheid.nl`` (as the
+real ones do, and as ``[enrichment] allowed_urls`` allows), so the HTTP client is given a
+transport that routes that host to the local server.
 Nothing here touches the internet, and the tests check that nothing is sent.
 """
 
@@ -26,9 +27,9 @@ from sqlalchemy import func, select
 
 import monitor.context
 from monitor import cli
-from monitor.config import Settings, WatchConfig
+from monitor.config import HttpConfig, Settings, WatchConfig
 from monitor.context import Context
-from monitor.http import Fetcher, HttpSettings
+from monitor.http import Fetcher
 from monitor.notify.slack_render import slack_outline
 from monitor.preview import preview
 from monitor.store import open_engine
@@ -109,8 +110,8 @@ class RouteToLocal(httpx.BaseTransport):
         self.inner.close()
 
 
-def routed_client(port: int, settings: HttpSettings | None = None) -> httpx.Client:
-    s = settings or HttpSettings()
+def routed_client(port: int, settings: HttpConfig | None = None) -> httpx.Client:
+    s = settings or HttpConfig()
     return httpx.Client(
         transport=RouteToLocal(port),
         timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -119,11 +120,16 @@ def routed_client(port: int, settings: HttpSettings | None = None) -> httpx.Clie
     )
 
 
+PUBLICATIONS = "https://repository.overheid.nl"
+# The pause a Fetcher built without settings took (the service always takes [http]
+# pause_seconds); these tests keep pacing their requests as they always did.
+PAUSED = HttpConfig(pause_seconds=0.2)
 BLG_PDF = "https://repository.overheid.nl/frbr/officielepublicaties/blg/onopgemaakt/blg-1184311/1/pdf/blg-1184311.pdf"
 
 
 def add_letters(sru: SruServer) -> None:
     """Dossier 26643 around the AI-fabriek letter, plus what the preview must leave out."""
+    sru.publication_base = PUBLICATIONS  # routed to the local publication server (RouteToLocal)
     sru.add_record(
         "kst-26643-1342", document_title="Indiening voorstel AI-fabriek Groningen", dossier_title=ICT,
         date=date(2025, 6, 27), available=date(2025, 6, 30), indieners=MINISTERS,
@@ -183,11 +189,12 @@ def preview_settings(database: str, sru_url: str, smtp_port: int = 9, **extra: A
         },
         {"name": "team", "type": "slack", "webhook_url_env": "KAMERMONITOR_TEST_SLACK_HOOK"},
     ]  # fmt: skip  ("console" is always there)
+    extra = {**extra, "enrichment": {"allowed_urls": [PUBLICATIONS], **extra.get("enrichment", {})}}
     return settings_for(database, sru_url=sru_url, watches=WATCHES, channels=channels, extra=extra)
 
 
 def context(settings: Settings, port: int) -> Context:
-    return Context(settings, open_engine(settings.database), Fetcher(routed_client(port)), now=lambda: NOW)
+    return Context(settings, open_engine(settings.database), Fetcher(routed_client(port), PAUSED), now=lambda: NOW)
 
 
 def watch(settings: Settings, name: str) -> WatchConfig:
@@ -318,6 +325,8 @@ pause_seconds = 0
 read_timeout = 5
 [sources.sru]
 base_url = "{sru_url}"
+[enrichment]
+allowed_urls = ["{PUBLICATIONS}"]
 [[channel]]
 name = "mail"
 type = "email"

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from monitor.http import Fetcher, HttpSettings, SourceError, make_client
+from monitor.config import HttpConfig
+from monitor.http import Fetcher, SourceError, make_client
 from monitor.models import DossierRef
 from monitor.sources.sru.models import SruRecord
 from monitor.sources.sru.query import build_query
@@ -21,7 +22,7 @@ from monitor.sources.sru.search import SruClient, parse_response
 from tests.fakes.sru_server import SruServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sru"
-SETTINGS = HttpSettings(read_timeout=1, pause_seconds=0)
+SETTINGS = HttpConfig(read_timeout=1, pause_seconds=0)
 CEST = timezone(timedelta(hours=2))
 
 
@@ -411,6 +412,7 @@ def test_server_filters_by_dossier_date_and_publication(server: SruServer, http:
 
 def test_fake_server_output_round_trips_through_the_parser(server: SruServer, http: httpx.Client) -> None:
     title = "Reactie op ‘Langer Veilig Onderweg’ & <AI> in financiële risico’s"
+    server.publication_base = "https://repository.overheid.nl"  # links as the real service writes them
     server.add_record("kst-26643-1385", document_title=title, indieners=("F.Z. Szabó", "Z. ’t Hart"))
     server.add_record("blg-1184311", subtype=None, doc_type="Bijlage", hoofddocument="kst-26643-1385")
     records = {r.identifier: r for r in sru_client(server, http).fetch_page(build_query([], None)).records}

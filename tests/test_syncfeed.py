@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.http import Fetcher, HttpSettings, SourceError, make_client
+from monitor.config import HttpConfig
+from monitor.http import Fetcher, SourceError, make_client
 from monitor.sources.syncfeed.client import PROBE_MAX_BYTES, SyncFeedClient
 from monitor.sources.syncfeed.feed import parse_entity, parse_feed
 from monitor.sources.syncfeed.models import TkDocument, TkDossier, TkZaak
@@ -286,7 +287,7 @@ def test_entity_bomb_is_rejected() -> None:
 
 
 def make_fetcher(max_bytes: int = 5 * MB) -> Fetcher:
-    settings = HttpSettings(connect_timeout=1, read_timeout=1, pause_seconds=0, max_bytes=max_bytes)
+    settings = HttpConfig(connect_timeout=1, read_timeout=1, pause_seconds=0, max_response_mb=max_bytes / MB)
     return Fetcher(make_client(settings), settings)
 
 
@@ -451,7 +452,7 @@ def test_feed_end_of_an_empty_category_is_low_after_one_request(tk: TkFeedServer
 def test_feed_that_ignores_skiptoken_is_reported_not_searched_forever() -> None:
     body = f"<feed {ATOM}><entry><title>g</title></entry></feed>".encode()
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
-    fetcher = Fetcher(httpx.Client(transport=transport), HttpSettings(pause_seconds=0))
+    fetcher = Fetcher(httpx.Client(transport=transport), HttpConfig(pause_seconds=0))
     with pytest.raises(SourceError, match="syncfeed: Document feed never ends"):
         SyncFeedClient(fetcher, "https://tk.test/SyncFeed/2.0").find_feed_end("Document")
     assert fetcher.stats.requests == 42  # probe(low), probe(start), 40 gallop steps

@@ -96,7 +96,9 @@ def _read(
 
     try:
         if state.ob_html_source:
-            return enrich_from_publication(ctx.fetcher, state.ob_html_source), None
+            return enrich_from_publication(
+                ctx.fetcher, state.ob_html_source, ctx.settings.enrichment.allowed_urls
+            ), None
         return _read_tk_file(ctx, state, deadline)
     except EnrichError as exc:  # the file is unusable: remember, do not retry this version
         logger.warning("enrichment of letter %d: %s", state.letter_id, exc)
@@ -113,6 +115,7 @@ def _read_tk_file(
     from .fetch import enrich_from_tk_file
 
     assert state.tk_file_url is not None
+    allowed = ctx.settings.enrichment.allowed_urls
     started = time.monotonic()
     attempts = 0
     for pause in (0.0, *MISSING_FILE_PAUSES):
@@ -122,7 +125,10 @@ def _read_tk_file(
             time.sleep(pause)
         attempts += 1
         try:
-            return enrich_from_tk_file(ctx.fetcher, state.tk_file_url, state.content_type, state.content_length), None
+            details = enrich_from_tk_file(
+                ctx.fetcher, state.tk_file_url, state.content_type, state.content_length, allowed
+            )
+            return details, None
         except SourceError as exc:
             if not exc.problem.startswith("HTTP 500 "):
                 raise

@@ -6,6 +6,11 @@ CQL it understands is what ``monitor.sources.sru.search.build_query`` writes (AN
 parentheses, equality on a few indexes, date comparison on ``dt.modified``); anything
 else is answered, like the real service, with an SRU diagnostic 1/22 and HTTP 200.
 ``fail_next`` injects the failures seen or reported for the real service.
+
+The records link to their manifestations under this server (``/frbr/…``, as the real ones
+do under https://repository.overheid.nl), never to the internet: it serves the HTML page
+of a record whose page was given to ``publish`` and answers 404 for every other document.
+``publication_base`` moves those links elsewhere (a test routing a real host to loopback).
 """
 
 from __future__ import annotations
@@ -217,12 +222,12 @@ def _area(rec: FakeRecord) -> str:
     return f"{kind}/{first if rec.identifier.startswith(f'{kind}-{first}-') else 'onopgemaakt'}"
 
 
-def _frbr(rec: FakeRecord, manifestation: str, filename: str) -> str:
-    base = f"https://repository.overheid.nl/frbr/officielepublicaties/{_area(rec)}/{rec.identifier}/1"
+def _frbr(origin: str, rec: FakeRecord, manifestation: str, filename: str) -> str:
+    base = f"{origin}/frbr/officielepublicaties/{_area(rec)}/{rec.identifier}/1"
     return f"{base}/{manifestation}/{filename}"
 
 
-def _record_xml(parent: etree._Element, rec: FakeRecord, position: int) -> None:
+def _record_xml(parent: etree._Element, rec: FakeRecord, position: int, origin: str) -> None:
     record = _el(parent, SRU, "record")
     _el(record, SRU, "recordSchema", "http://standaarden.overheid.nl/sru/")
     _el(record, SRU, "recordPacking", "xml")
@@ -234,18 +239,18 @@ def _record_xml(parent: etree._Element, rec: FakeRecord, position: int) -> None:
             _el(blocks[block], ns, tag, value, **attrib)
     enriched = _el(gzd, GZD, "enrichedData")
     if rec.is_bijlage:  # as recorded (blg-936562): the PDF is the main manifestation, no html or xml
-        _el(enriched, GZD, "url", _frbr(rec, "pdf", f"{rec.identifier}.pdf"))
+        _el(enriched, GZD, "url", _frbr(origin, rec, "pdf", f"{rec.identifier}.pdf"))
         _el(enriched, GZD, "preferredUrl", f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html")
         for kind, name in [("metadata", "metadata.xml"), ("metadataowms", "metadata_owms.xml")]:
-            _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
-        _el(enriched, GZD, "itemUrl", _frbr(rec, "pdf", rec.identifier + ".pdf"), manifestation="pdf")
+            _el(enriched, GZD, "itemUrl", _frbr(origin, rec, kind, name), manifestation=kind)
+        _el(enriched, GZD, "itemUrl", _frbr(origin, rec, "pdf", rec.identifier + ".pdf"), manifestation="pdf")
     else:
-        _el(enriched, GZD, "url", _frbr(rec, "xml", f"{rec.identifier}.xml"))
+        _el(enriched, GZD, "url", _frbr(origin, rec, "xml", f"{rec.identifier}.xml"))
         _el(enriched, GZD, "preferredUrl", f"https://zoek.officielebekendmakingen.nl/{rec.identifier}.html")
         for kind, name in [("html", rec.identifier + ".html"), ("metadata", "metadata.xml")]:
-            _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
+            _el(enriched, GZD, "itemUrl", _frbr(origin, rec, kind, name), manifestation=kind)
         for kind, name in [("pdf", rec.identifier + ".pdf"), ("xml", rec.identifier + ".xml")]:
-            _el(enriched, GZD, "itemUrl", _frbr(rec, kind, name), manifestation=kind)
+            _el(enriched, GZD, "itemUrl", _frbr(origin, rec, kind, name), manifestation=kind)
     _el(enriched, GZD, "timestamp", f"{rec.changed.isoformat()}T10:00:05.123456+02:00")
     _el(record, SRU, "recordPosition", position)
 
@@ -318,6 +323,11 @@ class _Handler(BaseHTTPRequestHandler):
         fake, url = self.server.fake, urlsplit(self.path)
         if url.path.endswith("/fout404.html"):
             return self.send(200, _HTML, "text/html; charset=utf-8")
+        if url.path.startswith("/frbr/"):
+            page = fake.publications.get(url.path.rsplit("/", 1)[-1].removesuffix(".html"))
+            if page is None or not url.path.endswith(".html"):
+                return self.send(404, b"not found", "text/plain")
+            return self.send(200, page, "text/html; charset=utf-8")
         if url.path != "/sru":
             return self.send(404, b"not found", "text/plain")
         mode = fake._take(url.query)
@@ -388,6 +398,8 @@ class SruServer:
         self.not_modified = 0  # searches answered 304 (conditional, unchanged)
         self._served: dict[str, datetime] = {}  # ETag -> when that body was first served (Last-Modified)
         self._records: dict[str, FakeRecord] = {}
+        self.publications: dict[str, bytes] = {}  # identifier → its HTML page, served under /frbr/
+        self.publication_base: str | None = None  # where the records' /frbr/ links point; None: here
         self._faults: list[str] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -398,6 +410,16 @@ class SruServer:
         if self._httpd is None:
             raise RuntimeError("SruServer is not started")
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/sru"
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:<port>``: the records' document links point here (no port when not started)."""
+        return self.base_url.removesuffix("/sru") if self._httpd is not None else "http://127.0.0.1"
+
+    def publish(self, identifier: str, page: bytes) -> None:
+        """Serve ``page`` as the HTML manifestation of record ``identifier``."""
+        with self._lock:
+            self.publications[identifier] = page
 
     @property
     def queries(self) -> list[str]:
@@ -489,7 +511,7 @@ class SruServer:
         if page:
             records = _el(root, SRU, "records")
             for offset, rec in enumerate(page):
-                _record_xml(records, rec, start + offset)
+                _record_xml(records, rec, start + offset, self.publication_base or self.origin)
         if start - 1 + len(page) < len(matches):
             _el(root, SRU, "nextRecordPosition", start + len(page))
         echo = _el(root, SRU, "echoedSearchRetrieveRequest")
