@@ -62,8 +62,17 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     return _connect_ex(self, address)
 
 
+def _ip_literal(host: object) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0] if isinstance(host, str) else "")
+    except ValueError:
+        return False
+    return True
+
+
 def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    if not _loopback(host):
+    # An address needs no lookup (its connect is checked); a name other than localhost does.
+    if not _loopback(host) and not _ip_literal(host):
         _refuse(f"name lookup of {host!r}")
     return _getaddrinfo(host, *args, **kwargs)
 
