@@ -19,15 +19,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from . import __version__, logsetup
-from .config import Settings, channel_problems, default_config_path, load
+from . import __version__, commands, logsetup
+from .config import Settings, default_config_path, load
 from .configread import ConfigError
 from .logsetup import LOG_FORMATS, LogFormat
 from .sources import SOURCES
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from .context import Context
 
 # Commands that only read the store (or re-queue rows in it) open it without a Context:
@@ -241,7 +239,7 @@ def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
     if settings.log_format != "text":
         logsetup.setup(_log_format(args, settings), verbose=verbose)
     if command == "check-config":
-        return _check_config(settings, out)
+        return commands.check_config(settings, out)
     if command == "preview":  # reads the sources only: no database, no channels
         from .preview import run as preview_run
 
@@ -262,11 +260,11 @@ def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
 
 def _with_database(command: str, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if command in STORE_COMMANDS:
-        return _store_command(command, args, settings, out)
+        return commands.store_command(command, args, settings, out)
     if command == "serve":
-        return _serve(settings)
+        return commands.serve(settings)
     if command == "test-alert":  # sends through a channel; needs no database
-        return _test_alert(settings, args.channel, out)
+        return commands.test_alert(settings, args.channel, out)
     if command == "doctor":  # reads the sources, channels and database; changes nothing
         from .doctor import run as doctor_run
 
@@ -286,72 +284,6 @@ def _with_database(command: str, args: argparse.Namespace, settings: Settings, o
         return _dispatch(command, args, ctx, out)
     finally:
         ctx.close()
-
-
-def _store_command(command: str, args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    """``list``, ``status``, ``retry-failed``: the store alone, opened (and migrated) as a Context would."""
-    from .store import NoDatabase, open_engine
-    from .store.schema import SchemaTooNew
-
-    if command == "status" and args.check and args.healthz and settings.web.enabled:
-        from .reports import healthz_verdict
-
-        verdict = healthz_verdict(settings)
-        print(verdict.line(), file=out)
-        return verdict.code
-    try:
-        engine = open_engine(settings.database, create=False)
-    except SchemaTooNew as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except NoDatabase as exc:
-        # A read-only command never creates the database: it says there is none yet.
-        if command == "status" and (args.json or args.check):
-            return _status_machine(settings, None, out, as_json=args.json, check=args.check)
-        print(f"{exc}; `kamermonitor run` or `kamermonitor poll --once` creates it", file=sys.stderr)
-        if command == "list" and args.json:
-            from .reports import list_document
-
-            _print_json(out, list_document({w.name: [] for w in settings.watches if args.watch in (None, w.name)}))
-        return 0
-    try:
-        if command == "list":
-            return _list(settings, engine, out, args.watch, args.limit, as_json=args.json)
-        if command == "status":
-            if args.json or args.check:
-                return _status_machine(settings, engine, out, as_json=args.json, check=args.check)
-            return _status(settings, engine, out)
-        return _retry_failed(engine, out, args.channel)
-    finally:
-        engine.dispose()
-
-
-def _print_json(out: TextIO, document: dict[str, Any]) -> None:
-    import json
-
-    out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-
-
-def _status_machine(settings: Settings, engine: Engine | None, out: TextIO, *, as_json: bool, check: bool) -> int:
-    """``status --json`` and/or ``status --check``; with ``--check`` the exit code is the verdict's."""
-    from sqlalchemy.engine import make_url
-
-    from .reports import status_document
-    from .store import utcnow
-
-    shown = make_url(settings.database).render_as_string(hide_password=True)
-    if engine is None:
-        doc = status_document(settings, None, utcnow(), database=shown)
-    else:
-        with engine.connect() as conn:
-            doc = status_document(settings, conn, utcnow(), database=shown)
-    if as_json:
-        _print_json(out, doc)
-    if check:
-        if not as_json:
-            print(f"KAMERMONITOR {doc['check']['state'].upper()} - {doc['check']['summary']}", file=out)
-        return int(doc["check"]["code"])
-    return 0
 
 
 def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO) -> int:
@@ -377,204 +309,4 @@ def _dispatch(command: str, args: argparse.Namespace, ctx: Context, out: TextIO)
     except WebError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
-
-
-def _serve(settings: Settings) -> int:
-    """``serve``: the HTTP surface alone, read-only, until SIGTERM or Ctrl-C.
-
-    It opens the database read-only and takes no lock, so it runs next to ``run`` on the
-    same SQLite file, or as a replica of a fleet sharing PostgreSQL.  It neither polls nor
-    delivers: ``/healthz`` is 200 while it serves, and ``/metrics`` has the store's figures
-    only (the event counters belong to the ``run`` processes).
-    """
-    import signal
-
-    from .web.server import WebError, open_surface
-
-    if not settings.web.enabled:
-        print("error: serve needs [web] listen in the configuration", file=sys.stderr)
-        return 2
-    try:
-        server = open_surface(settings, alive=lambda: True)
-    except WebError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-    def stop(signum: int, _frame: object) -> None:
-        logger.info("received %s, stopping", signal.Signals(signum).name)
-        server.interrupt()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
-    try:
-        server.serve_forever()
-    finally:
-        server.stop()
-    logger.info("kamermonitor serve stopped")
-    return 0
-
-
-def _check_config(settings: Settings, out: TextIO) -> int:
-    problems = channel_problems(settings)
-    if not problems:
-        # The same construction start-up does: what it would refuse is refused here.
-        from .notify.registry import UnusableChannel, build_channels
-
-        for name, ch in build_channels(settings, stream=out).items():
-            if isinstance(ch, UnusableChannel):
-                problems.append(f"channel {name}: {ch.reason}")
-    for line in problems:
-        print(f"config error: {line}", file=sys.stderr)
-    if problems:
-        return 2
-    lines = [f"configuration OK ({settings.source_path or 'built-in defaults'})"]
-    for w in settings.watches:
-        what = ", ".join(str(d) for d in w.dossiers) or "-"
-        lines.append(f"  watch {w.name}: dossiers {what}; kinds {', '.join(w.kinds)}; "
-                     f"keywords {', '.join(w.keywords) or '-'}; channels {', '.join(w.channels)}")  # fmt: skip
-    _write(out, lines)
-    return 0
-
-
-def _test_alert(settings: Settings, name: str | None, out: TextIO) -> int:
-    from .notify.registry import build_channels
-
-    channels = build_channels(settings, stream=out)
-    if name is None:  # nothing to send: say what could be named
-        _write(out, ["configured channels (kamermonitor test-alert CHANNEL):"]
-               + [f"  {n}: {ch.describe()}" for n, ch in channels.items()])  # fmt: skip
-        return 0
-    ch = channels.get(name)
-    if ch is None:
-        print(f"error: no channel named {name!r} (configured: {', '.join(channels)})", file=sys.stderr)
-        return 1
-    from .models import Alert
-    from .notify.base import DeliveryError
-    from .store import utcnow
-
-    # No text of its own: each channel's rendering says what a test message means, once.
-    alert = Alert(event="test", created_at=utcnow())
-    failed = False
-    for target in ch.targets:
-        where = f"{name}" + (f" → {target}" if target else "")
-        try:
-            ch.send(alert, target)
-        except DeliveryError as exc:
-            kind = "permanent" if exc.permanent else "transient"
-            print(f"FAILED {where}: {exc} ({kind})", file=out)
-            failed = True
-        else:
-            print(f"ok {where}: test message accepted ({ch.describe()})", file=out)
-    return 1 if failed else 0
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if hasattr(value, "hour") else str(value)
-    return str(value)
-
-
-def _retry_failed(engine: Engine, out: TextIO, channel: str | None) -> int:
-    from .store import outbox as outbox_store
-    from .store import utcnow
-
-    with engine.begin() as conn:
-        n = outbox_store.retry_failed(conn, utcnow(), channel)
-    print(f"re-queued {n} failed deliveries", file=out)
-    return 0
-
-
-def _write(out: TextIO, lines: list[str]) -> None:
-    """One write for the whole output: thousands of print() calls cost more than the query."""
-    if lines:
-        out.write("\n".join(lines) + "\n")
-
-
-def _list(settings: Settings, engine: Engine, out: TextIO, only: str | None, limit: int, *, as_json: bool) -> int:
-    from .store import letters as letter_store
-
-    watches = [w for w in settings.watches if only is None or w.name == only]
-    if not watches:
-        print(f"error: no watch named {only!r}", file=sys.stderr)
-        return 1
-    with engine.connect() as conn:
-        recent = letter_store.recent_listed(conn, [w.name for w in watches], limit)
-    if as_json:
-        from .reports import list_document
-
-        _print_json(out, list_document(recent))
-        return 0
-    lines = []
-    for w in watches:
-        lines.append(f"== {w.name}")
-        letters = recent[w.name]
-        if not letters:
-            lines.append("   (no letters on record yet)")
-        for x in letters:
-            ident = x.citation or x.document_nummer or x.ob_identifier or f"#{x.id}"
-            lines.append(f"   {_fmt(x.date)}  {ident}  {x.kind or '?'}: {x.subject or '(no subject)'}")
-            lines += [f"      {link}" for link in (x.tk_url, x.ob_html_url, x.ob_pdf_url) if link]
-    _write(out, lines)
-    return 0
-
-
-def _count(n: int, one: str, many: str) -> str:
-    """``1 letter``, ``2 letters``, ``0 letters``."""
-    return f"{n} {one if n == 1 else many}"
-
-
-def _position(source: str, cursors: dict[str, str]) -> str:
-    """Where a source has read up to, in its own terms (internal bookkeeping cursors are left out)."""
-    return SOURCES[source].position(cursors) if source in SOURCES else ""
-
-
-def _status(settings: Settings, engine: Engine, out: TextIO) -> int:
-    from .notify.registry import build_channels
-    from .store import letters as letter_store
-    from .store import ops
-    from .store import outbox as outbox_store
-
-    channels = build_channels(settings, stream=out)
-    lines = []
-    with engine.connect() as conn:
-        cursors = ops.all_cursors(conn)
-        lines.append("Sources:")
-        for h in ops.all_health(conn):
-            failures = _count(h.consecutive_failures, "failure", "failures") + " in a row"
-            lines.append(
-                f"  {h.source}: last success {_fmt(h.last_success)}; "
-                f"{failures if h.consecutive_failures else 'no failures'}; "
-                f"last new data {_fmt(h.last_new_data)}{_position(h.source, cursors)}"
-            )
-            if h.last_error:
-                lines.append(f"    last error: {h.last_error}")
-        counts = letter_store.count_matches(conn)
-        lines.append("Watches:")
-        lines += [
-            f"  {w.name}: {_count(counts.get(w.name, 0), 'letter', 'letters')} on record" for w in settings.watches
-        ]
-        lines.append("Channels:")
-        deliveries = outbox_store.counts(conn)
-        messages = outbox_store.messages_sent(conn)
-        for name, ch in channels.items():
-            c = deliveries.get(name, {})
-            per_target = messages.get(name, {})
-            # What one reader got: a digest is one message, however many letters it names.
-            sent = max(per_target.values(), default=0)
-            lines.append(
-                f"  {name}: {ch.describe()}; {_count(sent, 'message', 'messages')} sent; "
-                f"deliveries (one per letter and recipient): pending {c.get('pending', 0)}, "
-                f"retrying {c.get('retrying', 0)}, failed {c.get('failed', 0)}, sent {c.get('sent', 0)}"
-            )
-            if len(set(per_target.values())) > 1:  # recipients added later got fewer
-                lines.append("    messages per recipient: " + ", ".join(f"{t}: {n}" for t, n in per_target.items()))
-        for channel, state, error, target in outbox_store.failures(conn, 10):
-            lines.append(f"    {state} {channel}{' → ' + target if target else ''}: {error}")
-        active = ops.active_conditions(conn)
-        lines.append("Warnings:" if active else "Warnings: none")
-        lines += [f"  since {_fmt(since)}: {detail or key}" for key, since, detail in active]
-    _write(out, lines)
     return 0

@@ -1,4 +1,4 @@
-"""Machine-readable ``status --json`` / ``list --json`` and the ``status --check`` verdict.
+"""What ``status`` and ``list`` print: text for people, JSON for scripts, and the ``status --check`` verdict.
 
 The JSON documents are a stable interface for scripts (documented in the README): keys
 are only ever added, and ``"schema": 1`` changes if one is removed or changes meaning.
@@ -14,6 +14,9 @@ warning, alerts retrying.  This module reads the store only; it never writes.
 ``status --check --healthz`` asks the running service instead, when ``[web] listen`` is
 set: OK when its ``/healthz`` answers 200, CRITICAL otherwise (the container health check
 uses it, so a hung or stopped service is unhealthy whatever the database says).
+
+The plain ``status`` and ``list`` text (:func:`status_lines`, :func:`list_lines`) is for
+people and may change wording; scripts use the JSON.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .config import Settings
+from .sources import SOURCES
 from .store import letters as letter_store
 from .store import ops
 from .store import outbox as outbox_store
@@ -198,3 +202,79 @@ def healthz_verdict(settings: Settings, timeout: float = 10.0) -> Verdict:
         reason = getattr(exc, "reason", exc)
         problem = f"{url} does not answer: {reason}"
     return Verdict(CRITICAL, (problem,), problem)
+
+
+# --- text for people ------------------------------------------------------------------
+
+
+def fmt(value: object) -> str:
+    """A date or time as ``2025-06-27 10:00:00 UTC``; None as ``-``."""
+    if value is None:
+        return "-"
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if hasattr(value, "hour") else str(value)
+    return str(value)
+
+
+def list_lines(recent: Mapping[str, Sequence[Listed]]) -> list[str]:
+    """``list``: per watch, its letters newest first, with their links."""
+    lines = []
+    for name, letters in recent.items():
+        lines.append(f"== {name}")
+        if not letters:
+            lines.append("   (no letters on record yet)")
+        for x in letters:
+            ident = x.citation or x.document_nummer or x.ob_identifier or f"#{x.id}"
+            lines.append(f"   {fmt(x.date)}  {ident}  {x.kind or '?'}: {x.subject or '(no subject)'}")
+            lines += [f"      {link}" for link in (x.tk_url, x.ob_html_url, x.ob_pdf_url) if link]
+    return lines
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """``1 letter``, ``2 letters``, ``0 letters``."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def _position(source: str, cursors: dict[str, str]) -> str:
+    """Where a source has read up to, in its own terms (internal bookkeeping cursors are left out)."""
+    return SOURCES[source].position(cursors) if source in SOURCES else ""
+
+
+def status_lines(settings: Settings, conn: Connection, channels: Mapping[str, str]) -> list[str]:
+    """``status``: sources, watches, channels (``channels``: name → its description) and warnings."""
+    lines = []
+    cursors = ops.all_cursors(conn)
+    lines.append("Sources:")
+    for h in ops.all_health(conn):
+        failures = _count(h.consecutive_failures, "failure", "failures") + " in a row"
+        lines.append(
+            f"  {h.source}: last success {fmt(h.last_success)}; "
+            f"{failures if h.consecutive_failures else 'no failures'}; "
+            f"last new data {fmt(h.last_new_data)}{_position(h.source, cursors)}"
+        )
+        if h.last_error:
+            lines.append(f"    last error: {h.last_error}")
+    counts = letter_store.count_matches(conn)
+    lines.append("Watches:")
+    lines += [f"  {w.name}: {_count(counts.get(w.name, 0), 'letter', 'letters')} on record" for w in settings.watches]
+    lines.append("Channels:")
+    deliveries = outbox_store.counts(conn)
+    messages = outbox_store.messages_sent(conn)
+    for name, description in channels.items():
+        c = deliveries.get(name, {})
+        per_target = messages.get(name, {})
+        # What one reader got: a digest is one message, however many letters it names.
+        sent = max(per_target.values(), default=0)
+        lines.append(
+            f"  {name}: {description}; {_count(sent, 'message', 'messages')} sent; "
+            f"deliveries (one per letter and recipient): pending {c.get('pending', 0)}, "
+            f"retrying {c.get('retrying', 0)}, failed {c.get('failed', 0)}, sent {c.get('sent', 0)}"
+        )
+        if len(set(per_target.values())) > 1:  # recipients added later got fewer
+            lines.append("    messages per recipient: " + ", ".join(f"{t}: {n}" for t, n in per_target.items()))
+    for channel, state, error, target in outbox_store.failures(conn, 10):
+        lines.append(f"    {state} {channel}{' → ' + target if target else ''}: {error}")
+    active = ops.active_conditions(conn)
+    lines.append("Warnings:" if active else "Warnings: none")
+    lines += [f"  since {fmt(since)}: {detail or key}" for key, since, detail in active]
+    return lines
