@@ -70,8 +70,15 @@ def _ip_literal(host: object) -> bool:
     return True
 
 
+# Names that never resolve (RFC 6761): a test may use one to see a lookup fail, and gets
+# that failure here, without a query leaving the machine.
+_NEVER_RESOLVE = (".invalid", ".test", ".example")
+
+
 def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     # An address needs no lookup (its connect is checked); a name other than localhost does.
+    if isinstance(host, str) and host.lower().rstrip(".").endswith(_NEVER_RESOLVE):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     if not _loopback(host) and not _ip_literal(host):
         _refuse(f"name lookup of {host!r}")
     return _getaddrinfo(host, *args, **kwargs)

@@ -44,3 +44,9 @@ def test_loopback_connections_go_through() -> None:
             pass
         accepted.join(5)
     assert conftest._OFF_LOOPBACK == []
+
+
+def test_a_reserved_name_fails_to_resolve_without_a_query() -> None:
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("syncfeed.kamermonitor.invalid", 443)
+    assert conftest._OFF_LOOPBACK == []
