@@ -68,8 +68,12 @@ class DeliveryConfig:
 
 
 def source_hosts(sources: Iterable[SourceConfig]) -> tuple[str, ...]:
-    """``scheme://host:port`` of each source's base URL, once each: where letters are read by default."""
-    return tuple(dict.fromkeys(origin(cfg.base_url) for cfg in sources))
+    """``scheme://host:port`` of each source's ``base_url``, once each: where letters are read by default.
+
+    A source without a base URL names no host.
+    """
+    urls = (getattr(cfg, "base_url", None) for cfg in sources)
+    return tuple(dict.fromkeys(origin(url) for url in urls if isinstance(url, str)))
 
 
 @dataclass(frozen=True, slots=True)
