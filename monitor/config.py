@@ -472,7 +472,7 @@ def _watches(r: Reader, raw: Any, channel_names: set[str]) -> tuple[WatchConfig,
             r.fail(p, "must be a table")
             continue
         r.known(t, p, {"name", "dossiers", "kinds", "keywords", "channels", "followups"} | _SCHEDULE_KEYS)
-        d = WatchConfig(p)
+        d = WatchConfig("")
         dossiers = _dossiers(r, t, p)
         keywords = r.strings(t, "keywords", p, d.keywords)
         if not t.get("dossiers") and not keywords:
