@@ -314,8 +314,10 @@ timeout = 2
         env[SLACK_ENV] = self.slack.url_for("goodhook")
         env[TEAMS_ENV] = self.teams.url_for()
         env[HOOK_URL_ENV], env[HOOK_SECRET_ENV] = self.hook.url_for(), self.hook.secret
-        # No internet: the SRU records name publications on https://repository.overheid.nl,
-        # which enrichment reads; https requests go to a closed local port instead.
+        # No internet: the fake records link their publications on loopback and enrichment
+        # reads only from the sources' hosts; should a link ever point at https://…, the
+        # request goes to a closed local port (tests/conftest.py's guard does not reach
+        # into these processes).
         for var in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             env.pop(var, None)
             env.pop(var.upper(), None)
