@@ -31,7 +31,8 @@ FILE_ACCEPT: Final = f"{PDF_TYPE}, {DOCX_TYPE};q=0.9, */*;q=0.1"
 def check_allowed(source: str, url: str, allowed: Sequence[str]) -> None:
     """Raise :class:`EnrichError` (this version is not asked for again) unless ``url`` is under an allowed URL."""
     if not any(within(url, base) for base in allowed):
-        raise EnrichError(f"{source}: refused {shorten(url)!r}: not under [enrichment] allowed_urls ({', '.join(allowed)})")
+        where = ", ".join(allowed)
+        raise EnrichError(f"{source}: refused {shorten(url)!r}: not under [enrichment] allowed_urls ({where})")
 
 
 def enrich_from_publication(fetcher: Fetcher, html_url: str, allowed: Sequence[str]) -> LetterDetails:
