@@ -15,7 +15,8 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .config import Settings, channel_problems
+from .config import Settings
+from .configread import channel_problems
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

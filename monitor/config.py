@@ -9,12 +9,10 @@ With no file at all the monitor watches letters in dossier 26643 and prints to t
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,161 +22,47 @@ from .configread import (
     Reader,
     closest,
     read_secret,
-    secret_and_problem,
 )
 from .logsetup import LOG_FORMATS, LogFormat
 from .models import DossierRef
-from .notify.options import Options
 from .schedule import DAYS, MODES, Schedule, parse_quiet, parse_time
-from .sources import SOURCES, SourceConfig, default_configs
-from .urls import origin
+from .settings import (
+    DEFAULT_CONFIG_NAME,
+    DEFAULT_DATABASE,
+    DEFAULT_KINDS,
+    USER_AGENT,
+    ChannelConfig,
+    DeliveryConfig,
+    EnrichmentConfig,
+    HttpConfig,
+    OperatorConfig,
+    Settings,
+    WatchConfig,
+    WebConfig,
+    source_hosts,
+)
+from .sources import SOURCES, SourceConfig
 
-DEFAULT_CONFIG_NAME = "kamermonitor.toml"
-DEFAULT_DATABASE = "sqlite:///kamermonitor.db"
-DEFAULT_KINDS = ("Brief*",)
-
-
-USER_AGENT = "kamermonitor/0.1 (+https://github.com/kamermonitor/kamermonitor)"
-
-
-@dataclass(frozen=True, slots=True)
-class HttpConfig:
-    """``[http]``: the limits every request to a source obeys (:class:`monitor.http.Fetcher`)."""
-
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_response_mb: float = 20.0
-    pause_seconds: float = 0.5  # between two requests to the same host
-    user_agent: str = USER_AGENT
-    deadline_seconds: float = 120.0  # the whole request: connect, headers and body
-
-    @property
-    def max_bytes(self) -> int:
-        return int(self.max_response_mb * 1024 * 1024)
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryConfig:
-    interval_seconds: float = 15.0
-    max_attempts: int = 12
-    backoff_base_seconds: float = 30.0
-    backoff_cap_seconds: float = 3600.0
-    lease_seconds: float = 120.0
-    digest_threshold: int = 5  # more new letters than this for one watch in one poll → one digest
-
-
-def source_hosts(sources: Iterable[SourceConfig]) -> tuple[str, ...]:
-    """``scheme://host:port`` of each source's ``base_url``, once each: where letters are read by default.
-
-    A source without a base URL names no host.
-    """
-    urls = (getattr(cfg, "base_url", None) for cfg in sources)
-    return tuple(dict.fromkeys(origin(url) for url in urls if isinstance(url, str)))
-
-
-@dataclass(frozen=True, slots=True)
-class EnrichmentConfig:
-    enabled: bool = True
-    timeout_seconds: float = 60.0  # never hold an alert back longer than this
-    # A letter is read only from under one of these URLs: a link in a source's answer is
-    # hostile input, never followed elsewhere.  Not in the file: the configured sources' hosts.
-    allowed_urls: tuple[str, ...] = field(default_factory=lambda: source_hosts(default_configs().values()))
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorConfig:
-    channels: tuple[str, ...] = ()
-    failure_threshold: int = 5
-    stale_hours: float = 6.0
-    delivery_stuck_minutes: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class WebConfig:
-    """``[web]``: the HTTP surface (health, metrics, feeds, status page); off unless ``listen`` is set."""
-
-    host: str = ""
-    port: int = 0
-    base_url: str = ""  # for absolute links in feeds, digests and Slack messages; "" = none
-    token_env: str = ""  # the variable holding the token that / and /feeds require; "" = open
-
-    @property
-    def enabled(self) -> bool:
-        return self.port > 0
-
-    @property
-    def listen(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelConfig:
-    name: str
-    type: str  # a key of monitor.notify.registry.CHANNEL_TYPES
-    options: Options = Options()  # the type's own, read and checked by it
-    schedule: Schedule | None = None
-
-    def secret(self, key: str) -> str | None:
-        """Resolve ``<key>_env``: the variable's value, or the content of ``<VAR>_FILE``."""
-        var = self.options.secret_vars().get(key)
-        return read_secret(var) if var else None
-
-    def targets(self) -> tuple[str, ...]:
-        """One outbox row per target: each e-mail recipient, or the single target "" for the rest."""
-        return self.options.targets()
-
-
-@dataclass(frozen=True, slots=True)
-class WatchConfig:
-    name: str
-    dossiers: tuple[DossierRef, ...] = ()
-    kinds: tuple[str, ...] = DEFAULT_KINDS
-    keywords: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ("console",)
-    schedule: Schedule | None = None  # None: each channel's own (default immediate)
-    followups: bool = True
-
-    def kind_matches(self, kind: str | None) -> bool:
-        if "*" in self.kinds:
-            return True
-        if not kind:
-            return False
-        low = kind.lower()
-        return any(fnmatch.fnmatchcase(low, pattern.lower()) for pattern in self.kinds)
-
-    def fingerprint(self) -> str:
-        """Changes when what the watch matches changes: such a watch is baselined anew."""
-        parts = [
-            ",".join(sorted(str(d) for d in self.dossiers)),
-            ",".join(sorted(k.lower() for k in self.kinds)),
-            ",".join(sorted(k.lower() for k in self.keywords)),
-        ]
-        return "|".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    database: str = DEFAULT_DATABASE
-    timezone: str = "Europe/Amsterdam"
-    baseline_grace_days: int = 14
-    template_dir: str | None = None
-    log_format: LogFormat = "text"
-    max_wait_seconds: float = 6 * 3600.0  # the longest Retry-After or backoff taken
-    http: HttpConfig = HttpConfig()
-    sources: Mapping[str, SourceConfig] = field(default_factory=default_configs)  # by name, as in SOURCES
-    delivery: DeliveryConfig = DeliveryConfig()
-    enrichment: EnrichmentConfig = EnrichmentConfig()
-    operator: OperatorConfig = OperatorConfig()
-    web: WebConfig = WebConfig()
-    channels: tuple[ChannelConfig, ...] = (ChannelConfig("console", "console"),)
-    watches: tuple[WatchConfig, ...] = (WatchConfig("dossier-26643", (DossierRef(26643),)),)
-    source_path: str | None = None
-
-    def channel(self, name: str) -> ChannelConfig | None:
-        return next((c for c in self.channels if c.name == name), None)
-
-    def enabled_sources(self) -> list[str]:
-        return [name for name, cfg in self.sources.items() if cfg.enabled]
+# What the rest of the monitor imports from here (the types live in monitor.settings).
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "DEFAULT_DATABASE",
+    "DEFAULT_KINDS",
+    "USER_AGENT",
+    "ChannelConfig",
+    "DeliveryConfig",
+    "EnrichmentConfig",
+    "HttpConfig",
+    "OperatorConfig",
+    "Settings",
+    "WatchConfig",
+    "WebConfig",
+    "source_hosts",
+    "ConfigError",
+    "default_config_path",
+    "load",
+    "parse",
+]
 
 
 def default_config_path() -> Path | None:
@@ -511,32 +395,3 @@ def _dossiers(r: Reader, t: Mapping[str, Any], p: str) -> tuple[DossierRef, ...]
         if ref not in out:
             out.append(ref)
     return tuple(out)
-
-
-def channel_problems(settings: Settings, env_check: Callable[[str], str | None] | None = None) -> list[str]:
-    """Problems that only show at run time: secrets named but not set, unreadable or unusable.
-
-    ``env_check`` (tests) replaces reading the environment.  The secret itself never
-    appears in a problem.
-    """
-
-    def secret(var: str) -> tuple[str | None, str | None]:
-        if env_check is None:
-            return secret_and_problem(var)
-        value = env_check(var)
-        return value, None if value else f"environment variable {var} (or {var}_FILE) is not set"
-
-    problems = []
-    for i, ch in enumerate(settings.channels[1:]):
-        for key, var in ch.options.secret_vars().items():
-            value, problem = secret(var)
-            if problem is None and value is not None:
-                problem = ch.options.secret_problem(key, var, value)
-            if problem:
-                problems.append(f"channel[{i}].{key}_env: {problem}")
-    var = settings.web.token_env
-    if settings.web.enabled and var:
-        _, problem = secret(var)
-        if problem:
-            problems.append(f"web.token_env: {problem}")
-    return problems

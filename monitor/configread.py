@@ -13,9 +13,12 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 
 class ConfigError(Exception):
@@ -180,3 +183,32 @@ def closest(key: str, allowed: set[str]) -> str | None:
 
     found = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
     return found[0] if found else None
+
+
+def channel_problems(settings: Settings, env_check: Callable[[str], str | None] | None = None) -> list[str]:
+    """Problems that only show at run time: secrets named but not set, unreadable or unusable.
+
+    ``env_check`` (tests) replaces reading the environment.  The secret itself never
+    appears in a problem.
+    """
+
+    def secret(var: str) -> tuple[str | None, str | None]:
+        if env_check is None:
+            return secret_and_problem(var)
+        value = env_check(var)
+        return value, None if value else f"environment variable {var} (or {var}_FILE) is not set"
+
+    problems = []
+    for i, ch in enumerate(settings.channels[1:]):
+        for key, var in ch.options.secret_vars().items():
+            value, problem = secret(var)
+            if problem is None and value is not None:
+                problem = ch.options.secret_problem(key, var, value)
+            if problem:
+                problems.append(f"channel[{i}].{key}_env: {problem}")
+    var = settings.web.token_env
+    if settings.web.enabled and var:
+        _, problem = secret(var)
+        if problem:
+            problems.append(f"web.token_env: {problem}")
+    return problems

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from monitor import alerts, sources
-from monitor.config import channel_problems, parse
-from monitor.configread import ConfigError, Reader
+from monitor.config import parse
+from monitor.configread import ConfigError, Reader, channel_problems
 from monitor.context import Context
 from monitor.detect import NewMatch, Observation, record
 from monitor.models import Alert, DossierRef
@@ -298,6 +298,7 @@ def test_preview_renders_a_registered_channel_type_through_the_registry(pigeons:
 # Where a channel type's name may be written as a string, besides its own modules and the registry.
 CHANNEL_ALLOWED: dict[str, str] = {
     "config.py": "the configuration format: the built-in console channel and a watch's default channels",
+    "settings.py": "the configuration's defaults: the built-in console channel, a watch's default channel",
     "preview.py": "--html writes e-mail pages, rendered by the e-mail type even with no e-mail channel configured",
 }
 # A name that is also something else in one module: (module, name) → what it is there.

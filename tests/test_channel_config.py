@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from monitor.cli import main
-from monitor.config import ConfigError, channel_problems, parse
+from monitor.config import ConfigError, parse
+from monitor.configread import channel_problems
 from tests.fakes.apprise_target import AppriseTarget
 from tests.fakes.teams_server import TeamsServer
 from tests.fakes.webhook_receiver import WebhookReceiver

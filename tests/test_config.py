@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import channel_problems, parse
-from monitor.configread import ConfigError
+from monitor.config import parse
+from monitor.configread import ConfigError, channel_problems
 from monitor.models import DossierRef
 
 ROOT = Path(__file__).resolve().parent.parent
