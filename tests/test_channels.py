@@ -570,9 +570,12 @@ def test_slack_payload_respects_block_kit_limits(slack: SlackServer) -> None:
     letter_sections = [b for b in digest["blocks"] if b.get("text", {}).get("text", "").startswith("*<https://")]
     assert len(letter_sections) == 10
     assert digest["blocks"][0]["text"]["text"] == "60 nieuwe brieven in 2 dossiers"
-    # Five letters per dossier (29 and 31 in all), then "… en N meer in dossier …" with a link to its page.
+    # Five cards per dossier (29 and 31 letters in all), then one line per letter while Slack's limits
+    # allow, then "… en N meer in dossier …" with a link to its page.
+    sections = [b["text"]["text"] for b in digest["blocks"] if b["type"] == "section"]
+    named = [text.count("\n• ") + 1 for text in sections if text.startswith("• ")]
     more = [b["text"]["text"] for b in digest["blocks"] if b.get("text", {}).get("text", "").startswith("… en ")]
-    assert [int(m.split()[2]) for m in more] == [24, 26]
+    assert sum(named) > 0 and sum(int(m.split()[2]) for m in more) + sum(named) == 60 - 10
     assert all("<https://zoek.officielebekendmakingen.nl/dossier/" in m for m in more)
     assert digest["blocks"][-1]["type"] == "context"
     assert REASON in digest["blocks"][-1]["elements"][0]["text"]

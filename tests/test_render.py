@@ -202,7 +202,7 @@ def test_followups_keep_the_dossier_stem_and_thread() -> None:
     assert payload["blocks"][1]["text"]["text"].startswith("Nu gepubliceerd als *Kamerstuk 26643, nr. 1384*\n<https://")
 
 
-def test_email_digest_names_every_letter_and_slack_says_where_to_read_the_rest() -> None:
+def test_email_and_slack_digests_name_every_letter() -> None:
     letters = [
         dataclasses.replace(
             AI_FABRIEK, id=200 + i, number=str(1400 + i), date=date(2025, 7, 1) - timedelta(days=i), details=DETAILS,
@@ -223,9 +223,13 @@ def test_email_digest_names_every_letter_and_slack_says_where_to_read_the_rest()
     html = render.email_html(alert)
     assert html.count("<h3") == 11 and html.count("<li>") == 15  # ten cards, fifteen named lines
     assert "Brief 24</a>" in html and "meer" not in html
-    slack = json.dumps(render.slack_payload(alert)["blocks"], ensure_ascii=False)
-    assert slack.count("Brief regering") <= 10 and "meer in dossier 26643" in slack  # room for ten
-    assert "Alle 26 brieven: `kamermonitor list --watch ict --limit 26`" in slack
+    blocks = render.slack_payload(alert)["blocks"]
+    slack = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    assert sum(1 for b in blocks if b["type"] == "section" and b["text"]["text"].startswith("*<https://")) == 6  # 5 + 1
+    for i in range(25):  # ten cards, then one line each: every letter named, once
+        assert len(re.findall(rf"Brief {i}(?!\d)", slack)) == 1, i
+    assert "• Brief regering: Brief 24 (<https://" in slack
+    assert "meer" not in slack and "kamermonitor list" not in json.dumps(blocks)
     console = render.console_text(alert)
     assert "Alle brieven:" not in console  # the console lists up to 50 a dossier
 
@@ -252,11 +256,29 @@ def test_with_a_web_base_url_slack_digests_link_to_the_watch_page(monkeypatch: p
     })  # fmt: skip
     channel = build_channels(settings)["slack"]
     assert isinstance(channel, SlackChannel)
-    letters = [dataclasses.replace(AI_FABRIEK, id=500 + i, number=str(1600 + i)) for i in range(14)]
+    letters = [dataclasses.replace(AI_FABRIEK, id=500 + i, number=str(1600 + i)) for i in range(120)]
     payload = channel.renderer.slack_payload(dataclasses.replace(new_alert(*letters), watches=("ict",)))
-    assert "Alle 14 brieven: <https://monitor.example.org/watch/ict|alle brieven van ict>" in json.dumps(
+    assert "Alle 120 brieven: <https://monitor.example.org/watch/ict|alle brieven van ict>" in json.dumps(
         payload["blocks"], ensure_ascii=False
     )
+
+
+def test_a_slack_digest_past_slacks_message_limits_counts_the_rest_and_says_where_to_read_them() -> None:
+    letters = [
+        dataclasses.replace(AI_FABRIEK, id=700 + i, number=str(1700 + i), subject=f"Brief {i}") for i in range(120)
+    ]
+    alert = dataclasses.replace(new_alert(*letters), watches=("ict",))
+    payload = render.slack_payload(alert)
+    blocks = payload["blocks"]
+    texts = [payload["text"]] + [b["text"]["text"] for b in blocks if "text" in b and b["type"] != "header"]
+    texts += [e["text"] for b in blocks for e in b.get("elements", [])]
+    assert sum(map(len, texts)) <= 11_500 and len(blocks) <= 50  # Slack refuses ~12k characters of text
+    sections = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    named = {i for i in range(120) if re.search(rf"Brief {i}(?!\d)", sections)}
+    more = re.search(r"… en (\d+) meer in dossier 26643", sections)
+    assert more is not None and len(named) + int(more[1]) == 120  # each letter named or counted, never both
+    assert named == set(range(120 - len(named), 120)) and len(named) > 30  # the newest first, and well past ten
+    assert "Alle 120 brieven: `kamermonitor list --watch ict --limit 120`" in json.dumps(blocks, ensure_ascii=False)
 
 
 def test_a_digest_past_its_naming_budget_says_where_to_read_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:

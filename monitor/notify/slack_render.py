@@ -2,7 +2,9 @@
 
 Slack mrkdwn gets ``&``, ``<``, ``>`` escaped and its formatting characters (``*_~```)
 fenced with zero-width spaces so they cannot pair up; every text is cut to the limit of
-its block, and a digest shows ten letters, then where to read them all.
+its block.  A digest shows ten letters as cards and names the others in one line each, as
+far as Slack's limits on one message allow; only what still does not fit is counted, with
+where to read them all.
 """
 
 from __future__ import annotations
@@ -12,15 +14,28 @@ from collections.abc import Iterable
 from typing import Any
 
 from .clean import oneline, trim, trim_words
-from .digest import limit_groups, rest_line
-from .view import TEST_SENTENCE, AttachmentView, LetterView, Link, ReadMore, SignatoryView, View, attachments_label
+from .digest import limit_groups, name_the_rest, rest_line
+from .view import (
+    TEST_SENTENCE,
+    AttachmentView,
+    GroupView,
+    LetterView,
+    Link,
+    ReadMore,
+    SignatoryView,
+    View,
+    attachments_label,
+)
 
 SLACK_HEADER_MAX = 150
 SLACK_SECTION_MAX = 3000
 SLACK_CONTEXT_MAX = 2000
 SLACK_TEXT_MAX = 3000  # the plain-text fallback
 SLACK_MAX_BLOCKS = 50
-SLACK_DIGEST_LETTERS = 10  # a Slack digest shows this many letters, then "en N meer"
+SLACK_DIGEST_LETTERS = 10  # a Slack digest shows this many letters as cards, then names the rest
+# All text of one message together (fallback and blocks): Slack refuses a message whose
+# blocks hold more than about 12-13k characters (msg_blocks_too_long, not documented).
+SLACK_MESSAGE_TEXT_MAX = 11_500
 SLACK_DIGEST_SECTION_MAX = 900  # per letter in a full digest: well under Slack's ~12k total-text cap
 SLACK_DIGEST_SUMMARY = 200
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
@@ -71,14 +86,17 @@ def slack_payload(shape: View, read_more: ReadMore) -> dict[str, Any]:
         blocks += _slack_single(shape.groups[0].letters[0])
     elif shape.mode == "followup":
         blocks += _slack_followup(shape.groups[0].letters[0], shape.followup)
-    elif shape.groups:
-        blocks += _slack_digest(shape, read_more)
+    tail: list[dict[str, Any]] = []
     if shape.reasons:
         why = mrkdwn("Waarom u dit krijgt: " + "; ".join(shape.reasons), SLACK_CONTEXT_MAX)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": why, "verbatim": True}]})
+        tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": why, "verbatim": True}]})
+    fallback = _slack_fallback(shape.subject, shape)
+    if shape.mode not in ("single", "followup") and shape.groups:
+        room = SLACK_MESSAGE_TEXT_MAX - len(fallback) - _text_size(blocks + tail)
+        blocks += _slack_digest(shape, read_more, room, SLACK_MAX_BLOCKS - len(blocks) - len(tail))
     return {
-        "text": _slack_fallback(shape.subject, shape),
-        "blocks": blocks[:SLACK_MAX_BLOCKS],
+        "text": fallback,
+        "blocks": (blocks + tail)[:SLACK_MAX_BLOCKS],
         "unfurl_links": False,
         "unfurl_media": False,
     }
@@ -203,17 +221,41 @@ def _slack_digest_letter(view: LetterView, limit: int) -> dict[str, Any]:
     return _section(_fit(lines, limit))  # whole trailing lines go first when it is too long
 
 
-def _slack_digest(shape: View, read_more: ReadMore) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
-    # Ten letters in all, shared between the dossiers so that one busy dossier cannot hide the rest.
+def _slack_digest(shape: View, read_more: ReadMore, room: int, block_room: int) -> list[dict[str, Any]]:
+    """Ten cards, then one line for each other letter while the message has room.
+
+    ``room`` is the text (characters) and ``block_room`` the blocks this part may use; the
+    letters that still do not fit are counted per dossier, with where to read them all.
+    """
+    # Ten cards in all, shared between the dossiers so that one busy dossier cannot hide the rest.
     per_dossier = max(SLACK_DIGEST_LETTERS // max(len(shape.groups), 1), 3)
-    shown, rest = limit_groups(shape.groups, per_dossier, SLACK_DIGEST_LETTERS)
-    # Fewer letters may take more room each; ten take SLACK_DIGEST_SECTION_MAX each.
+    cards, left_out = limit_groups(shape.groups, per_dossier, SLACK_DIGEST_LETTERS)
+
+    def render(named: int) -> list[dict[str, Any]]:
+        return _slack_digest_blocks(shape, read_more, *name_the_rest(shape.groups, cards, left_out, named))
+
+    def fits(blocks: list[dict[str, Any]]) -> bool:
+        return _text_size(blocks) <= room and len(blocks) <= block_room
+
+    # The most letters that fit, found by halving: a line is 100-400 characters, so no guess is safe.
+    low, high = 0, sum(len(g.letters) for g in shape.groups) - sum(len(g.letters) for g in cards)
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(render(middle)) else (low, middle - 1)
+    return render(low)
+
+
+def _slack_digest_blocks(
+    shape: View, read_more: ReadMore, shown: list[GroupView], rest: list[GroupView]
+) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    # Fewer cards may take more room each; ten take SLACK_DIGEST_SECTION_MAX each.
     count = sum(len(g.letters) for g in shown)
     limit = max(SLACK_DIGEST_SECTION_MAX, min(2 * SLACK_DIGEST_SECTION_MAX, 9000 // max(count, 1)))
     for group in shown:
         blocks.append(_section("*" + mrkdwn(group.label, 300) + "*"))
         blocks += [_slack_digest_letter(view, limit) for view in group.letters]
+        blocks += [_section(text) for text in _chunks(map(_slack_named_line, group.named), SLACK_SECTION_MAX)]
         if group.more:
             where = f" in dossier {mrkdwn(group.key, 40)}" if group.key else ""
             link = f": {slack_link(group.url, 'alle stukken', 300)}" if group.url else ""
@@ -222,10 +264,38 @@ def _slack_digest(shape: View, read_more: ReadMore) -> list[dict[str, Any]]:
         line = rest_line(rest, lambda g: slack_link(g.url, g.key, 200) if g.url else mrkdwn(g.label, 200))
         blocks.append(_section(_fit([line.strip()], SLACK_SECTION_MAX) or f"… en {sum(g.more for g in rest)} meer"))
     if rest or any(g.more for g in shown):
-        # Slack has room for ten; the rest are named where the reader can read them all.
+        # Slack has no room for them all; the rest are named where the reader can read them all.
         where = slack_link(read_more.url, read_more.text, 900) if read_more.url else _slack_code(read_more.text)
         blocks.append(_context_block(f"Alle {shape.count} brieven: {where}"))
     return blocks
+
+
+def _slack_named_line(view: LetterView) -> str:
+    """``• Brief regering: … (Kamerstuk 26643, nr. 1410, 21 juni 2025)``, the reference linked."""
+    ref = slack_link(view.main_url, view.reference, 400) if view.main_url else mrkdwn(view.reference, 200)
+    date = f", {mrkdwn(view.date, 60)}" if view.date else ""
+    return f"• {mrkdwn(view.heading, 300)} ({ref}{date})"
+
+
+def _chunks(lines: Iterable[str], limit: int) -> list[str]:
+    """Whole lines joined into texts of at most ``limit`` characters each."""
+    out: list[str] = []
+    for line in lines:
+        if out and len(out[-1]) + 1 + len(line) <= limit:
+            out[-1] += "\n" + line
+        else:
+            out.append(line[:limit])
+    return out
+
+
+def _text_size(blocks: Iterable[dict[str, Any]]) -> int:
+    """The characters of text in ``blocks``, as Slack counts them against a message's limit."""
+    size = 0
+    for block in blocks:
+        if "text" in block:
+            size += len(block["text"]["text"])
+        size += sum(len(e.get("text", "")) for e in block.get("elements", []))
+    return size
 
 
 def _slack_code(text: str) -> str:
