@@ -832,7 +832,10 @@ class Report:
     lost: list[str] = field(default_factory=list)
     publication_missed: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # one per letter and recipient sent twice
+    # Messages accepted twice: a digest sent again names each of its letters again, so one
+    # accept-then-kill window may account for several letters' duplicates, never two messages.
+    duplicate_messages: int = 0
     unexplained: list[str] = field(default_factory=list)
     windows: int = 0
     bad_runs: list[str] = field(default_factory=list)
@@ -865,7 +868,7 @@ class Report:
         line = (
             f"fault harness: {self.cycles} cycles, {self.kills} kills, {len(self.letters)} letters, "
             f"{self.deliveries} deliveries (+{self.followups} publication follow-ups), "
-            f"{dup} duplicates ({why}; {self.windows} such windows)"
+            f"{dup} duplicates in {self.duplicate_messages} message(s) ({why}; {self.windows} such windows)"
         )
         if self.capped:
             per = self.chaos_seconds / max(self.cycles, 1)
@@ -1003,6 +1006,7 @@ def analyse(report: Report) -> None:
             followups = copies.get((letter.token, channel, target, "followup"))
             if letter.in_sru and not followups and not any(letter.publication_url in a.text for a in news):
                 report.publication_missed.append(f"{where}: {letter.describe()}")
+    repeated: set[int] = set()  # the acceptances that were copies
     for (token, channel, target, kind), accs in sorted(copies.items()):
         about = by_token.get(token)
         where = f"{channel}{f' to {target}' if target else ''} ({kind})"
@@ -1023,10 +1027,12 @@ def analyse(report: Report) -> None:
         for acc in accs[:-1]:  # every copy but the last must have gone unrecorded
             runs = f"runs {[a.run for a in accs]}"
             report.duplicates.append(f"{where}: {token} {runs}")
+            repeated.add(id(acc))
             if acc.run not in killed or last_of_run.get(acc.run) is not acc:
                 why = "run not killed" if acc.run not in killed else "not the last message of its killed run"
                 report.unexplained.append(f"{where}: {about.describe()}; {runs}; copy in run {acc.run}: {why}")
 
+    report.duplicate_messages = len(repeated)
     if report.database is not None and report.database.exists():  # what the monitor recorded, to start from
         for items in (report.lost, report.publication_missed, report.unexplained):
             items[:] = [_with_records(report.database, item) for item in items]
