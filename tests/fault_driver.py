@@ -348,14 +348,18 @@ timeout = 2
             modified=self.today,
         )  # fmt: skip
 
-    def new_letter(self, cycle: int) -> Letter:
-        """Publish a random new letter (its first step now, the rest in later cycles)."""
+    def new_letter(self, cycle: int, *, burst: bool = False) -> Letter:
+        """Publish a random new letter (its first step now, the rest in later cycles).
+
+        ``burst``: a letter of the watched dossier on the Tweede Kamer's feed, so that several
+        of them published in one cycle are seen by one poll and go out as a digest.
+        """
         rng = self.rng
-        roll = rng.random()
+        roll = 0.0 if burst else rng.random()
         dossier: int | None
         if roll < 0.45:  # a letter in the watched dossier, sometimes also naming the keyword
             dossier, kind, keyword = 26643, "Brief regering", rng.random() < 0.25
-            path = rng.choices(["tk", "tk-unlinked", "sru-first"], [4, 3, 3])[0]
+            path = "tk" if burst else rng.choices(["tk", "tk-unlinked", "sru-first"], [4, 3, 3])[0]
         elif roll < 0.60:  # another kind in the watched dossier: only the "*" watch (Slack) wants it
             dossier, kind, keyword = 26643, "Motie", False
             path = rng.choice(["tk", "tk-unlinked"])
@@ -1140,6 +1144,9 @@ class Stream:
             world.apply_followups(cycle)
             for _ in range(rng.choices([0, 1, 2], plan.letter_weights)[0]):
                 world.new_letter(cycle)
+            if cycle == 2:  # one burst, so that digests are always exercised, not only when polls lag
+                for _ in range(3):
+                    world.new_letter(cycle, burst=True)
             armed = world.arm_faults()
             mode = plan.mode(cycle)
             if mode == "poll":
