@@ -190,6 +190,7 @@ def _http(r: Reader, t: Mapping[str, Any]) -> HttpConfig:
         read_timeout=r.positive(t, "read_timeout", p, d.read_timeout, maximum=3600),
         max_response_mb=r.positive(t, "max_response_mb", p, d.max_response_mb, maximum=MAX_RESPONSE_MB),
         pause_seconds=r.non_negative(t, "pause_seconds", p, d.pause_seconds, maximum=3600),
+        burst=r.count(t, "burst", p, d.burst, minimum=1, maximum=20),
         user_agent=r.value(t, "user_agent", p, str, d.user_agent) or d.user_agent,  # "" too means ours
         deadline_seconds=r.positive(t, "deadline_seconds", p, d.deadline_seconds, maximum=3600),
     )

@@ -4,9 +4,10 @@ Every request goes through :class:`Fetcher`, so limits live in one place: explic
 connect/read timeouts and a total deadline for the whole request (:mod:`monitor.deadline`),
 a cap on response size counted while decompressing (at most one content coding, inflated
 in bounded steps, so a gzip bomb or a stack of codings never grows past the cap), a pause
-between requests to the same host, ``Retry-After`` on 429/503 (clamped, :mod:`monitor.retry`),
-redirects followed only within the configured base URL, and a translation of every failure
-into one :class:`SourceError` whose message names the source and the problem in one line.
+between requests to the same host after a short burst (:mod:`monitor.pacing`),
+``Retry-After`` on 429/503 (clamped, :mod:`monitor.retry`), redirects followed only within
+the configured base URL, and a translation of every failure into one :class:`SourceError`
+whose message names the source and the problem in one line.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import deadline
 from .conditional import Validator, Validators
 from .config import HttpConfig
 from .inflate import CodingError, Inflater, TooLarge
+from .pacing import Pacer
 from .retry import parse_retry_after
 from .textcut import shorten
 from .urls import origin
@@ -105,7 +107,7 @@ class Fetcher:
         self.client = client
         self.settings = settings
         self.stats = FetchStats()
-        self._last_request: dict[str, float] = {}
+        self._pacer = Pacer()
         self._lock = threading.Lock()
         # Set when the process is stopping: requests in flight end within a second.
         self.stop = threading.Event()
@@ -122,13 +124,8 @@ class Fetcher:
             self.validators.remember(result.validator)
 
     def _pace(self, url: str) -> None:
-        host = urlsplit(url).netloc
-        with self._lock:
-            last = self._last_request.get(host)
-            now = time.monotonic()
-            wait = 0.0 if last is None else max(0.0, self.settings.pause_seconds - (now - last))
-            # Reserve this host's next slot before sleeping, so other hosts are not held up.
-            self._last_request[host] = now + wait
+        # The slot is reserved before sleeping, so other hosts are not held up.
+        wait = self._pacer.reserve(urlsplit(url).netloc, self.settings.pause_seconds, self.settings.burst)
         if wait > 0:
             time.sleep(wait)
 

@@ -34,7 +34,8 @@ class HttpConfig:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_response_mb: float = 20.0
-    pause_seconds: float = 0.5  # between two requests to the same host
+    pause_seconds: float = 0.5  # between two requests to the same host, on average
+    burst: int = 4  # requests to one host that may go at once before the pause applies (monitor.pacing)
     user_agent: str = USER_AGENT
     deadline_seconds: float = 120.0  # the whole request: connect, headers and body
 

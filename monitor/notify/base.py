@@ -36,7 +36,9 @@ class Channel(Protocol):
 
     name: str
     kind: str  # its type's name in the registry
-    min_interval: float  # seconds between two messages on this channel (Slack: 1.0)
+    min_interval: float  # seconds between two messages on this channel, on average (Slack: 1.0)
+    # A paced channel may also say ``burst``: how many messages may go at once before
+    # min_interval applies (Slack: 3; monitor.pacing).  Without it, 1.
     # One outbox row per (alert, channel, target): email recipients each get their own
     # row so a refusal for one address never re-sends to the others; Slack and the
     # console have the single target "".

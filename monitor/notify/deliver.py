@@ -22,6 +22,7 @@ from .. import alerts
 from ..context import Context, owner_is_dead
 from ..enrich.run import enrich
 from ..models import Alert
+from ..pacing import Pacer
 from ..retry import clamp
 from ..store import attachments as attachment_store
 from ..store import letters as letter_store
@@ -60,13 +61,18 @@ def _latencies(unit: list[Delivery], alert: Alert, now: datetime) -> list[float]
     return [(now - x.first_seen).total_seconds() for x in alert.letters if x.first_seen is not None]
 
 
+def _burst(channel: Channel) -> int:
+    """How many messages a paced channel takes at once (Slack: "short bursts allowed"); 1 unless it says."""
+    return int(getattr(channel, "burst", 1))
+
+
 class Deliverer:
     """Sends due outbox rows; remembers per-channel pacing between drains."""
 
     def __init__(self, ctx: Context, channels: Mapping[str, Channel]) -> None:
         self.ctx = ctx
         self.channels = channels
-        self._last_send: dict[str, float] = {}
+        self._pacer = Pacer()  # per channel: its min_interval on average, after a burst of its own
         self._enrich_tried: set[tuple[int, str]] = set()  # per drain: see enrich.run.enrich
 
     def drain(self, max_rounds: int = 50) -> DrainResult:
@@ -112,12 +118,11 @@ class Deliverer:
             yield pending.pop(ready if ready is not None else waits.index(min(waits)))
 
     def _wait(self, unit: list[Delivery]) -> float:
-        """Seconds until this message's channel may send again (0 or less: now)."""
+        """Seconds until this message's channel may send again (0: now)."""
         channel = self.channels.get(unit[0].channel)
-        last = self._last_send.get(unit[0].channel)
-        if channel is None or last is None or channel.min_interval <= 0:
+        if channel is None:
             return 0.0
-        return channel.min_interval - (time.monotonic() - last)
+        return self._pacer.wait(channel.name, channel.min_interval, _burst(channel))
 
     def _group(self, rows: Sequence[Delivery]) -> list[list[Delivery]]:
         """Rows → messages.
@@ -169,8 +174,8 @@ class Deliverer:
         watches = tuple(dict.fromkeys(r.watch for r in unit if r.watch))
         return Alert("new", tuple(letters), reasons, watches, delivery_id=first.id, created_at=first.created_at)
 
-    def _pace(self, unit: list[Delivery]) -> None:
-        wait = self._wait(unit)
+    def _pace(self, channel: Channel) -> None:
+        wait = self._pacer.reserve(channel.name, channel.min_interval, _burst(channel))
         if wait > 0:
             time.sleep(wait)
 
@@ -182,13 +187,10 @@ class Deliverer:
             if channel is None:
                 raise DeliveryError(f"no channel named {first.channel!r} in the configuration", permanent=True)
             alert = self._alert(unit)
-            self._pace(unit)
+            self._pace(channel)
             if not self._still_ours(ids):
                 return
-            try:
-                channel.send(alert, first.target)
-            finally:
-                self._last_send[channel.name] = time.monotonic()
+            channel.send(alert, first.target)
         except DeliveryError as exc:
             self._failed(unit, ids, exc, result)
             return

@@ -111,7 +111,8 @@ def _capped(pieces: Iterator[bytes], limit: int) -> bytes:
 
 class SlackChannel:
     kind = "slack"
-    min_interval = 1.0  # Slack: about one message per second per webhook
+    min_interval = 1.0  # Slack: about one message per second per webhook ...
+    burst = 3  # ... "short bursts allowed" (Slack rate-limit docs): three letters of one poll go at once
     targets: tuple[str, ...] = ("",)
 
     def __init__(

@@ -67,7 +67,8 @@ def _preview(renderer: Renderer, view: View) -> Rendered:
 
 class TeamsChannel:
     kind = "teams"
-    min_interval = 1.0  # Teams throttles bursts to one webhook; one a second stays clear of it
+    min_interval = 1.0  # Teams throttles bursts to one webhook; one a second on average stays clear of it,
+    burst = 3  # and a handful at once (one poll's letters) is no burst to it; a 429 is retried after Retry-After
     targets: tuple[str, ...] = ("",)
 
     def __init__(
