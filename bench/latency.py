@@ -10,6 +10,8 @@ taken here, in the servers, on the same monotonic clock.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import random
 import signal
@@ -26,18 +28,33 @@ import httpx
 
 from bench.common import ROOT, Section
 from bench.data import letter_pdf, make_world, publish_backlog, publish_dossiers
-from bench.servers import Arrivals, TimedList, TimedSlackServer, TimedSmtpServer
+from bench.servers import Arrivals, TimedList, TimedSlackServer, TimedSmtpServer, timed
 from monitor.notify.registry import CHANNEL_TYPES
+from tests.fakes.apprise_target import AppriseTarget
+from tests.fakes.teams_server import TeamsServer
 from tests.fakes.tk_server import TkFeedServer
+from tests.fakes.webhook_receiver import WebhookReceiver
 
 WEBHOOKS = 4
-MEASURED = {"email", "slack", "console"}  # console writes to the service's own output: nothing to time
+# Each channel type that sends over the network, as the row names it; console writes to the
+# service's own output (nothing to time), apprise only when the optional extra is installed.
+LABELS = {
+    "email": "email (SMTP accepted)", "slack": "Slack (200 ok)", "teams": "Teams (202 accepted)",
+    "webhook": "signed webhook (204)", "apprise": "Apprise json:// (200)",
+}  # fmt: skip
 SHIPPED_PAUSE = 0.5  # [http] pause_seconds as shipped
 DOCNR = r"2025D9\d{4}"
 
 
 def _config(
-    path: Path, tk: TkFeedServer, smtp_port: int, dossiers: list[str], web_port: int | None = None, pause: float = 0
+    path: Path,
+    tk: TkFeedServer,
+    smtp_port: int,
+    dossiers: list[str],
+    web_port: int | None = None,
+    pause: float = 0,
+    *,
+    apprise: bool = False,
 ) -> None:
     jitter = pause  # shipped: a pause of 0.5 s and some jitter; the interval stays 1 s to fit the letters in
     lines = [
@@ -46,13 +63,21 @@ def _config(
         "[sources.sru]", "enabled = false", "",
         "[[channel]]", 'name = "mail"', 'type = "email"', 'host = "127.0.0.1"', f"port = {smtp_port}",
         'security = "none"', 'from = "Kamermonitor <alerts@example.org>"', 'to = ["team@example.org"]', "",
+        "[[channel]]", 'name = "hook"', 'type = "webhook"', 'url_env = "BENCH_HOOK_URL"',
+        'secret_env = "BENCH_HOOK_SECRET"', "",
     ]  # fmt: skip
+    shared = ["mail", "hook"]
+    if apprise:
+        lines += ["[[channel]]", 'name = "apprise"', 'type = "apprise"', 'url_env = "BENCH_APPRISE_URL"', ""]
+        shared.append("apprise")
     if web_port is not None:
         lines += ["[web]", f'listen = "127.0.0.1:{web_port}"', ""]
     for i in range(WEBHOOKS):
         lines += ["[[channel]]", f'name = "slack{i}"', 'type = "slack"', f'webhook_url_env = "BENCH_SLACK_{i}"', ""]
+        lines += ["[[channel]]", f'name = "teams{i}"', 'type = "teams"', f'webhook_url_env = "BENCH_TEAMS_{i}"', ""]
     for i, d in enumerate(dossiers):
-        lines += ["[[watch]]", f'dossiers = ["{d}"]', f'channels = ["mail", "slack{i % WEBHOOKS}"]', ""]
+        names = ", ".join(f'"{n}"' for n in [*shared, f"slack{i % WEBHOOKS}", f"teams{i % WEBHOOKS}"])
+        lines += ["[[watch]]", f'dossiers = ["{d}"]', f"channels = [{names}]", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -117,13 +142,18 @@ def run(
     letters = letters or int(os.environ.get("BENCH_LETTERS", 0)) or (5 if smoke else 200)
     gap = (0.1, 0.3) if smoke else (0.1, 0.6)  # seconds between two letters, uniform
     if pause:
-        # Each letter's file is fetched from the feed's host, one request per pause: at 0.5 s
-        # that host serves 2 letters a second, so the letters come at 1 a second on average.
-        gap = (0.5, 1.5)
+        # Each letter's file is read from the feed's host, which at a pause of 0.5 s takes two
+        # requests a second on average, and the 1-s polls (jitter 0.5 s) already take 0.8 of
+        # them; letters every 1.5 s add 0.67: the host is 73 % busy.  (At one letter a second
+        # it would be 90 % busy and the files would queue behind each other; the shipped
+        # interval of 120 s leaves it all but idle between polls.)
+        gap = (1.0, 2.0)
     rng = random.Random(7)
     today = date.today()
     world = make_world(WEBHOOKS, other=20)
-    arrivals_mail, arrivals_slack = Arrivals(DOCNR), Arrivals(DOCNR)
+    apprise = importlib.util.find_spec("apprise") is not None
+    kinds = [k for k in LABELS if apprise or k != "apprise"]
+    arrivals = {kind: Arrivals(DOCNR) for kind in kinds}
     visible: dict[str, float] = {}
     db = workdir / f"{name}.db"
     cfg = workdir / f"{name}.toml"
@@ -132,17 +162,23 @@ def run(
     # past the new feed server's letters, so none would be alerted).
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
-    with (
-        TkFeedServer(first_token=30_000_000) as tk,
-        TimedSmtpServer(arrivals_mail) as smtp,
-        TimedSlackServer(arrivals_slack) as slack,
-    ):
+    with contextlib.ExitStack() as stack:
+        tk = stack.enter_context(TkFeedServer(first_token=30_000_000))
+        smtp = stack.enter_context(TimedSmtpServer(arrivals["email"]))
+        slack = stack.enter_context(TimedSlackServer(arrivals["slack"]))
+        teams = stack.enter_context(timed(TeamsServer, arrivals["teams"]))
+        hook = stack.enter_context(timed(WebhookReceiver, arrivals["webhook"]))
+        target = stack.enter_context(timed(AppriseTarget, arrivals["apprise"])) if apprise else None
         tk.requests = requests = TimedList()
         publish_dossiers(tk, world)
         publish_backlog(tk, world, 200, today=today)
-        _config(cfg, tk, smtp.port, [d.ref for d in world.watched], web_port, pause)
+        _config(cfg, tk, smtp.port, [d.ref for d in world.watched], web_port, pause, apprise=apprise)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         env.update({f"BENCH_SLACK_{i}": slack.url_for(f"hook{i}") for i in range(WEBHOOKS)})
+        env.update({f"BENCH_TEAMS_{i}": teams.url_for(f"{i:032x}") for i in range(WEBHOOKS)})
+        env.update({"BENCH_HOOK_URL": hook.url_for(), "BENCH_HOOK_SECRET": hook.secret})
+        if target is not None:
+            env["BENCH_APPRISE_URL"] = target.apprise_url()
         with open(log, "wb") as err:
             prof = ["-m", "pyinstrument", "-o", str(workdir / "latency-profile.txt")] if profile else []
             service = subprocess.Popen(
@@ -169,9 +205,7 @@ def run(
                     visible[nummer] = time.monotonic()
                 publish_s = time.monotonic() - started
                 deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and (
-                    len(arrivals_mail.first) < letters or len(arrivals_slack.first) < letters
-                ):
+                while time.monotonic() < deadline and any(len(a.first) < letters for a in arrivals.values()):
                     time.sleep(0.05)
             finally:
                 if scraper is not None:
@@ -192,12 +226,13 @@ def run(
     pickup = {k: next((t for t in doc_times if t >= v), v) - v for k, v in visible.items()}
     sec.add("Wait for the next poll (publication → Document request), median", statistics.median(pickup.values()),
             "s", digits=2, note=f"max {max(pickup.values()):.2f} s")  # fmt: skip
-    for channel, arrivals in (("email (SMTP accepted)", arrivals_mail), ("Slack (200 ok)", arrivals_slack)):
-        lat = sorted(arrivals.first[k] - t for k, t in visible.items() if k in arrivals.first)
+    for kind in kinds:
+        channel, seen = LABELS[kind], arrivals[kind]
+        lat = sorted(seen.first[k] - t for k, t in visible.items() if k in seen.first)
         missing = letters - len(lat)
         if not lat:
             raise RuntimeError(f"no letter reached {channel}; see {log}")
-        after_poll = sorted(arrivals.first[k] - visible[k] - pickup[k] for k in visible if k in arrivals.first)
+        after_poll = sorted(seen.first[k] - visible[k] - pickup[k] for k in visible if k in seen.first)
         sec.add(f"{channel}: poll saw it → accepted, median", statistics.median(after_poll), "s", digits=2)
         sec.check(f"{channel}: poll saw it → accepted, p99", _quantile(after_poll, 0.99), "s", 1.0, digits=2,
                   note=f"max {after_poll[-1]:.2f} s; {len(lat)} of {letters} letters delivered"
@@ -206,7 +241,7 @@ def run(
         sec.add(f"{channel}: publication → accepted, p95", _quantile(lat, 0.95), "s", digits=2)
         sec.add(f"{channel}: publication → accepted, p99", _quantile(lat, 0.99), "s", digits=2,
                 note=f"max {lat[-1]:.2f} s; includes the wait for the next poll (interval 1 s)")  # fmt: skip
-        sec.add(f"{channel}: messages received", arrivals.messages, "")
+        sec.add(f"{channel}: messages received", seen.messages, "")
     sec.notes += [
         f"`python -m monitor --config … run` (the real service: APScheduler, one poll job per second, delivery "
         f"right after the poll), SRU off, `pause_seconds` = {pause:g}, `jitter_seconds` = {pause:g}. It made {polls} "
@@ -214,20 +249,20 @@ def run(
         f"{letters} letters (Brief regering, no Kamerstuk number yet, each in one of {WEBHOOKS} watched dossiers) "
         f"published one at a time, {gap[0]}–{gap[1]} s apart at random (mean {sum(gap) / 2:.2f} s; "
         f"{publish_s:.0f} s in all).",
-        f"Channels: one email channel (aiosmtpd, plain SMTP) for every watch, and {WEBHOOKS} Slack webhooks, one per "
-        "watch: each webhook gets a letter every "
-        f"{WEBHOOKS * sum(gap) / 2:.1f} s on average, so the channel's pacing of 1 message/s per webhook "
-        "rarely applies; one shared webhook at this rate would queue (1 message/s is its capacity).",
+        "Channels, every watch on each: one email channel (aiosmtpd, plain SMTP), one signed webhook (the "
+        "Standard Webhooks receiver of the tests, verifying each signature)"
+        + (", one Apprise channel (`json://` to a local target)" if apprise else "")
+        + f", and {WEBHOOKS} Slack webhooks and {WEBHOOKS} Teams workflows, one of each per watch: each gets a "
+        f"letter every {WEBHOOKS * sum(gap) / 2:.1f} s on average. Slack and Teams are paced to one message a "
+        "second on average after a burst of three (`monitor/pacing.py`); one shared webhook at this rate would "
+        "queue (one message a second is its capacity).",
         "Channel types a configuration can name in this tree (`monitor/notify/registry.py`): "
         + ", ".join(f"`{t}`" for t in sorted(CHANNEL_TYPES))
-        + "; every one that sends over the network is "
-        "measured (channel classes not yet selectable by `type`, such as Teams, signed webhooks and Apprise when "
-        "this file was generated, cannot be run by the service and are not)"
-        + (
-            f" (not measured: {', '.join(sorted(set(CHANNEL_TYPES) - MEASURED))})."
-            if set(CHANNEL_TYPES) - MEASURED
-            else "."
-        ),
+        + "; measured: "
+        + ", ".join(f"`{t}`" for t in kinds)
+        + (" (`console` writes to the service's own output: nothing to time)" if "console" in CHANNEL_TYPES else "")
+        + ("" if apprise else "; `apprise` is not installed here (`pip install 'kamermonitor[apprise]'`)")
+        + ".",
         "*Poll saw it → accepted*: from the Document request of the poll that first saw the letter (the local "
         "feed notes when each request arrives) to the channel's acceptance; target p99 < 1 s for every channel. "
         "*Publication → accepted* adds the wait for that poll, which the interval decides.",

@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP as SMTPServerProtocol
 from aiosmtpd.smtp import Envelope, Session
 
 from tests.fakes import smtp_server
+from tests.fakes.http_capture import Answer, CaptureServer
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer
 
@@ -68,6 +69,29 @@ class TimedSlackServer(SlackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         base = super()._handler_class()
         return type("NoNagleHandler", (base,), {"disable_nagle_algorithm": True})
+
+
+C = TypeVar("C", bound=CaptureServer)
+
+
+def timed(cls: type[C], arrivals: Arrivals, **kwargs: Any) -> C:
+    """One of the tests' webhook-like servers (Teams, signed webhook, Apprise's json:// target), timed.
+
+    It notes when it answers a 2xx and which letters the message named, as
+    :class:`TimedSlackServer` does for Slack.
+    """
+
+    def judge(self: C, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        answer = cls.judge(self, path, headers, raw)
+        if 200 <= answer[0] < 300:
+            arrivals.saw([raw.decode("utf-8", "replace")], time.monotonic())
+        return answer
+
+    def handler_class(self: C) -> type[BaseHTTPRequestHandler]:
+        return type("NoNagleHandler", (cls._handler_class(self),), {"disable_nagle_algorithm": True})
+
+    subclass = type(f"Timed{cls.__name__}", (cls,), {"judge": judge, "_handler_class": handler_class})
+    return subclass(**kwargs)  # type: ignore[no-any-return]
 
 
 class _TimedSmtpHandler(smtp_server._Handler):

@@ -1,9 +1,9 @@
-"""POST a JSON body to a webhook URL and sort the answer: what the Teams and webhook channels share.
+"""POST a JSON body to a webhook URL and sort the answer: what the Slack, Teams and webhook channels share.
 
 :class:`JsonPoster` makes one bounded exchange (connect, request and answer within
 ``timeout``, at most :data:`MAX_REPLY` bytes of the answer read) and turns network
 trouble into a transient :class:`~.base.DeliveryError`.  :func:`refusal` sorts an HTTP
-status the way both channels' far ends mean it: 429 and 5xx (and 408) are transient,
+status the way the Teams and webhook far ends mean it (Slack reads its own ``ok``): 429 and 5xx (and 408) are transient,
 honouring ``Retry-After`` (clamped by :mod:`monitor.retry`); every other status that is
 not a success is permanent (a bad body, a revoked or removed URL, 410 Gone).  The URL is
 a secret: errors pass through the caller's ``redact``.

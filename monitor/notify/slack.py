@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from ..models import Alert
 from ..retry import parse_retry_after
 from ..textcut import shorten
 from .base import ChannelType, DeliveryError, Rendered, Tools, redact
+from .jsonpost import JsonPoster
 from .options import Options
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from .view import View
 
 CONTENT_TYPE = "application/json; charset=utf-8"
-SLACK_MAX_REPLY = 64 * 1024  # Slack answers "ok" or an error word; keep no more than this of a reply
 
 
 @dataclass(frozen=True)
@@ -99,16 +99,6 @@ def redact_webhook(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{path}"
 
 
-def _capped(pieces: Iterator[bytes], limit: int) -> bytes:
-    """At most ``limit`` bytes of a reply; the rest is not read."""
-    out = bytearray()
-    for piece in pieces:
-        out += piece[: limit - len(out)]
-        if len(out) >= limit:
-            break
-    return bytes(out)
-
-
 class SlackChannel:
     kind = "slack"
     min_interval = 1.0  # Slack: about one message per second per webhook ...
@@ -124,13 +114,13 @@ class SlackChannel:
         timeout: float = SlackOptions.timeout,
         renderer: Renderer | None = None,
     ) -> None:
-        scheme = urlsplit(webhook_url).scheme.lower() if webhook_url else ""
-        if scheme not in ("http", "https"):
-            raise ValueError(f"slack channel {name!r}: webhook URL must be http(s): {redact_webhook(webhook_url)}")
+        try:
+            self._poster = JsonPoster(webhook_url, timeout=timeout, client=client)
+        except ValueError:
+            raise ValueError(
+                f"slack channel {name!r}: webhook URL must be http(s): {redact_webhook(webhook_url)}"
+            ) from None
         self.name = name
-        self._url = webhook_url
-        self._client = client
-        self._own_client = client is None
         self.timeout = timeout
         self._renderer = renderer
 
@@ -144,25 +134,14 @@ class SlackChannel:
         return f"SlackChannel({self.name!r}, {self.describe()!r})"
 
     def describe(self) -> str:
-        return f"slack webhook {redact_webhook(self._url)}"
+        return f"slack webhook {redact_webhook(self._poster.url)}"
 
     def close(self) -> None:
-        if self._own_client and self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _http(self) -> httpx.Client:
-        import httpx
-
-        from .. import deadline
-
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, transport=deadline.transport())
-        return self._client
+        self._poster.close()
 
     def secrets(self) -> tuple[str, ...]:
         """Each part of the webhook's path (its IDs and token): a server may echo any of them back."""
-        path = urlsplit(self._url).path
+        path = urlsplit(self._poster.url).path
         # A plain word (``services``, or a test server's ``archived``) is not a key; a key is
         # long and mixes case or digits, as Slack's IDs and tokens do.
         return tuple(s for s in path.split("/") if len(s) >= 8 and not re.fullmatch(r"[a-z_-]+", s))
@@ -171,41 +150,19 @@ class SlackChannel:
         return redact(text, self.secrets())
 
     def send(self, alert: Alert, target: str = "") -> None:
-        import httpx
-
-        from .. import deadline
-
         body = json.dumps(self.renderer.slack_payload(alert), ensure_ascii=False).encode("utf-8")
-        try:
-            # The whole exchange (connect, request, answer) ends within ``timeout``.
-            with (
-                deadline.deadline(self.timeout),
-                self._http().stream(
-                    "POST", self._url, content=body, timeout=self.timeout,
-                    # Raw bytes only: a reply is "ok" or an error word, never worth inflating.
-                    headers={"Content-Type": CONTENT_TYPE, "Accept-Encoding": "identity"},
-                ) as response,
-            ):  # fmt: skip
-                # (A reply built in memory, as httpx.MockTransport makes, has no stream left.)
-                pieces = iter([response.content]) if response.is_stream_consumed else response.iter_raw()
-                content = _capped(pieces, SLACK_MAX_REPLY)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(
-                f"Slack webhook timed out after {self.timeout:g} s ({type(exc).__name__})", permanent=False
-            ) from None
-        except httpx.HTTPError as exc:
-            problem = self._redact(str(exc)) or type(exc).__name__
-            raise DeliveryError(f"Slack webhook request failed: {problem}", permanent=False) from None
-
-        status = response.status_code
-        text = self._redact(shorten(" ".join(content.decode("utf-8", "replace").split()), 200))
-        if status == 200 and content == b"ok":
+        # The whole exchange (connect, request, answer) ends within ``timeout``; a reply is
+        # "ok" or an error word, read raw and capped.
+        reply = self._poster.post(body, {"Content-Type": CONTENT_TYPE}, "Slack webhook", self._redact)
+        status = reply.status
+        text = self._redact(shorten(" ".join(reply.body.decode("utf-8", "replace").split()), 200))
+        if status == 200 and reply.body == b"ok":
             return
         message = f"Slack webhook answered {status} {text}".rstrip()
         if status == 200:
             raise DeliveryError(f"{message} (expected 'ok')", permanent=False)
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), who=f"Slack ({self.name})")
+            retry_after = parse_retry_after(reply.retry_after, who=f"Slack ({self.name})")
             raise DeliveryError(message, permanent=False, retry_after=retry_after)
         if status >= 500 or 200 <= status < 300:
             raise DeliveryError(message, permanent=False)
