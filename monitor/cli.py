@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -219,10 +220,16 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# Set by a SIGTERM that comes while ``run`` is starting; it becomes the context's "stopping"
+# flag, so the service sees it and never starts its scheduler.
+_STOP_DURING_START_UP = threading.Event()
+
+
 def _stopped_during_start_up(signum: int, _frame: object) -> None:
-    # ``run`` installs its own handler once it is set up; before that, a SIGTERM just ends
-    # the process cleanly (nothing has been polled or sent yet).
-    raise SystemExit(0)
+    # ``run`` installs its own handler once it is set up.  Before that, a SIGTERM only sets a
+    # flag: raising SystemExit here could land inside an import's machinery, which swallows
+    # it, and the process would carry on as if never asked to stop.
+    _STOP_DURING_START_UP.set()
 
 
 def _main(args: argparse.Namespace, command: str, out: TextIO) -> int:
@@ -276,7 +283,7 @@ def _with_database(command: str, args: argparse.Namespace, settings: Settings, o
     if command in ("run", "poll"):
         lock_instance(settings.database)  # SQLite: one instance per file
     try:
-        ctx = Context.create(settings)
+        ctx = Context.create(settings, stop=_STOP_DURING_START_UP if command == "run" else None)
     except SchemaTooNew as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -98,10 +98,18 @@ class Context:
 
     @classmethod
     def create(
-        cls, settings: Settings, *, now: Callable[[], datetime] = _utcnow, sleep: Callable[[float], None] = time.sleep
+        cls,
+        settings: Settings,
+        *,
+        now: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        stop: threading.Event | None = None,
     ) -> Context:
+        """``stop``: the "stopping" flag to use, when a signal may already have set it (``run``'s start-up)."""
         set_max_wait(settings.max_wait_seconds)  # every Retry-After and backoff is clamped to it
         fetcher = Fetcher(make_client(settings.http), settings.http)
+        if stop is not None:
+            fetcher.stop = stop
         return cls(settings, open_engine(settings.database), fetcher, now=now, sleep=sleep)
 
     @property

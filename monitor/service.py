@@ -199,7 +199,9 @@ class Service:
         if web is not None:
             web.start()
         try:
-            if not self.ctx.stopping.is_set():  # a SIGTERM during start-up: do not start at all
+            if self.ctx.stopping.is_set():  # a SIGTERM during start-up: do not start at all
+                logger.info("stopping: asked to stop while starting; nothing was polled or sent")
+            else:
                 self.scheduler.start()
             # The signal handler stopped the scheduling and asked every step in progress to
             # stop; they end here, before the database and HTTP client are closed under them.

@@ -286,3 +286,21 @@ def test_service_runs_and_stops_cleanly_on_sigterm(cli: Cli, tk: TkFeedServer, s
     assert proc.returncode == 0, err
     assert "stopping after the current step" in err and "kamermonitor stopped" in err
     assert "syncfeed:" in err and "Traceback" not in err
+
+
+def test_sigterm_at_any_moment_of_start_up_ends_the_service(cli: Cli, tk: TkFeedServer, slack: SlackServer) -> None:
+    # A SIGTERM while ``run`` imports its modules, reads its configuration or opens the
+    # database must end it: the start-up handler only sets the flag the service checks,
+    # since an exception raised inside an import's machinery can be swallowed.
+    cli.write(watch_channels='["slack"]')
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3):
+        proc = cli.start("run")
+        try:
+            time.sleep(delay)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=20)  # ends, never hangs on
+        finally:
+            proc.kill()
+        # Before Python has set the start-up handler, the default action ends the process.
+        assert proc.returncode in (0, -signal.SIGTERM), (delay, err)
+        assert "Traceback" not in err, (delay, err)
