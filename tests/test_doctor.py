@@ -23,10 +23,13 @@ from sqlalchemy import MetaData, create_engine, select
 
 from monitor.cli import main
 from monitor.store.schema import LATEST
+from tests.fakes.apprise_target import AppriseTarget
 from tests.fakes.slack_server import SlackServer
 from tests.fakes.smtp_server import SmtpServer, free_port, make_self_signed_cert
 from tests.fakes.sru_server import SruServer
+from tests.fakes.teams_server import TeamsServer
 from tests.fakes.tk_server import TkFeedServer
+from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.harness import DOSSIER_26643, ICT
 
 PASSWORD = "s3cret-pw"
@@ -298,6 +301,48 @@ def test_a_webhook_is_checked_by_form_and_sent_to_only_with_send(
     assert code == 2
     assert line(lines, "channel slack send").startswith("ERROR   channel slack send: ")
     assert "403" in line(lines, "channel slack send") and "invalid_token" in line(lines, "channel slack send")
+
+
+def test_teams_webhook_and_apprise_channels_are_checked_and_sent_to_only_with_send(
+    tmp_path: Path, sources: Sources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tk, sru, _ = sources
+    with TeamsServer() as teams, WebhookReceiver() as hook, AppriseTarget() as target:
+        monkeypatch.setenv("KM_TEST_TEAMS", teams.url_for())
+        monkeypatch.setenv("KM_TEST_HOOK", hook.url_for())
+        monkeypatch.setenv("KM_TEST_HOOK_SECRET", hook.secret)
+        monkeypatch.setenv("KM_TEST_APPRISE", target.apprise_url())
+        opts = config(tmp_path, syncfeed=tk.base_url, sru=sru.base_url)
+        path = Path(opts[1])
+        path.write_text(
+            path.read_text(encoding="utf-8")
+            + '[[channel]]\nname = "teams"\ntype = "teams"\nwebhook_url_env = "KM_TEST_TEAMS"\n'
+            + '[[channel]]\nname = "hook"\ntype = "webhook"\nurl_env = "KM_TEST_HOOK"\n'
+            + 'secret_env = "KM_TEST_HOOK_SECRET"\n'
+            + '[[channel]]\nname = "push"\ntype = "apprise"\nurl_env = "KM_TEST_APPRISE"\n',
+            encoding="utf-8",
+        )
+        assert main(["poll", "--once", *opts], stdout=io.StringIO()) == 0  # the database exists
+        code, lines = doctor(opts)
+        assert code == 0, "\n".join(lines)
+        assert line(lines, "channel teams").startswith("OK      channel teams: teams: teams workflow http://127.0.0.1:")
+        assert line(lines, "channel hook").startswith("OK      channel hook: webhook: ")
+        assert line(lines, "channel push").startswith("OK      channel push: apprise: ")
+        assert "sig=" not in "\n".join(lines) and hook.secret not in "\n".join(lines)  # no secret shown
+        assert teams.requests == [] and hook.requests == [] and target.requests == []
+        code, lines = doctor(opts, "--send")
+        assert code == 0, "\n".join(lines)
+        for name in ("teams", "hook", "push"):
+            assert line(lines, f"channel {name} send") == f"OK      channel {name} send: test message accepted"
+        assert (len(teams.messages), len(hook.messages), len(target.messages)) == (1, 1, 1)
+        monkeypatch.setenv("KM_TEST_HOOK_SECRET", "not-a-secret")
+        monkeypatch.delenv("KM_TEST_TEAMS")
+        code, lines = doctor(opts)
+        assert code == 2
+        assert line(lines, "channel teams webhook_url") == (
+            "ERROR   channel teams webhook_url: environment variable KM_TEST_TEAMS (or KM_TEST_TEAMS_FILE) is not set"
+        )
+        assert line(lines, "channel hook secret").startswith("ERROR   channel hook secret: ")
 
 
 def test_an_unset_secret_is_an_error_naming_the_variable(

@@ -27,7 +27,7 @@ from ..config import Settings
 from ..notify.email_options import EmailOptions
 from ..notify.slack import SlackOptions
 from ..sources import SOURCES
-from .channels import check_email, check_slack
+from .channels import check_email, check_other, check_slack
 from .core import EXIT, Doctor, fetcher_for, http_step
 from .store import check_database
 from .web import check_web
@@ -56,8 +56,10 @@ def run(settings: Settings, out: TextIO, *, send: bool = False) -> int:
                 check_email(doc, cfg, cfg.options)
             elif isinstance(cfg.options, SlackOptions):
                 check_slack(doc, cfg, cfg.options)
+            elif cfg.type == "console":
+                doc.say("ok", f"channel {cfg.name}", "console: nothing to check")
             else:
-                doc.say("ok", f"channel {cfg.name}", f"{cfg.type}: nothing to check")
+                check_other(doc, cfg)
     with doc.item():
         check_database(doc)
     with doc.item():

@@ -1,6 +1,9 @@
 """The doctor's checks of the channels: an SMTP session up to AUTH (nothing sent), a Slack webhook's form and endpoint.
 
-With ``--send`` the Slack check sends a test message through the real channel.
+Every other type (Teams, signed webhooks, Apprise, and any added later) gets the check each
+type can answer for itself: its secrets set and usable, the channel buildable (Apprise
+installed and taking the URL), and the endpoint of each http(s) URL reachable.  With
+``--send`` a test message goes through the real channel (not for e-mail).
 """
 
 from __future__ import annotations
@@ -115,6 +118,31 @@ def check_slack(doc: Doctor, cfg: ChannelConfig, o: SlackOptions) -> None:
     else:
         doc.say("warning", f"{item} webhook", f"{shown} is not of the form https://hooks.slack.com/services/T…/B…/…")
     doc.endpoint(item, url)
+    if doc.send:
+        _send_test(doc, item, cfg)
+
+
+def check_other(doc: Doctor, cfg: ChannelConfig) -> None:
+    """A channel type without checks of its own: secrets, construction, endpoints; a test message with ``--send``."""
+    from ..notify.registry import UnusableChannel, build_channels
+
+    item = f"channel {cfg.name}"
+    urls = []
+    for key, var in cfg.options.secret_vars().items():
+        value = cfg.secret(key)
+        if not value:
+            raise doc.fail(f"{item} {key}", f"environment variable {var} (or {var}_FILE) is not set")
+        problem = cfg.options.secret_problem(key, var, value)
+        if problem:
+            raise doc.fail(f"{item} {key}", problem)
+        if urlsplit(value).scheme.lower() in ("http", "https"):
+            urls.append(value)
+    channel = build_channels(doc.settings)[cfg.name]
+    if isinstance(channel, UnusableChannel):
+        raise doc.fail(item, channel.reason)
+    doc.say("ok", item, f"{cfg.type}: {channel.describe()}")
+    for url in urls:
+        doc.endpoint(item, url)
     if doc.send:
         _send_test(doc, item, cfg)
 
