@@ -14,7 +14,6 @@ import logging
 import math
 import threading
 import time
-from email.utils import parsedate_to_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +61,8 @@ def parse_retry_after(value: str | None, who: str = "") -> float | None:
         seconds = float(text)
     except ValueError:
         try:
+            from email.utils import parsedate_to_datetime  # only for the rare HTTP-date form
+
             when = parsedate_to_datetime(text)
             seconds = when.timestamp() - time.time()
         except (TypeError, ValueError, IndexError, OverflowError):

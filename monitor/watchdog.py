@@ -9,8 +9,11 @@ imports here: ``status`` builds the e-mail channel only to describe it.
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 
 class Watchdog:
@@ -51,5 +54,7 @@ class Watchdog:
 
 
 def _shutdown(sock: socket.socket) -> None:
+    import socket
+
     with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)

@@ -9,14 +9,9 @@ carries the exact reply code and text; the password never appears.
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
-import socket
-import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -28,9 +23,13 @@ from .email_options import DOMAIN_RE, NO_DOMAIN, EmailOptions, Security
 from .headers import plain_header, unsafe_reason
 
 if TYPE_CHECKING:
-    # smtplib is imported where a message is sent: ``status`` builds the channels only to
-    # describe them.  The renderer too: the configuration reads this module's options.
+    # smtplib, ssl and the email package are imported where a message is built or sent:
+    # ``status`` and ``check-config`` build the channels only to describe them.  The
+    # renderer too: the configuration reads this module's options.
     import smtplib
+    import socket
+    import ssl
+    from email.message import EmailMessage
 
     from .render import Renderer
     from .view import View
@@ -86,6 +85,8 @@ EMAIL = ChannelType(
 
 
 def _hash8(text: str) -> str:
+    import hashlib
+
     return hashlib.sha256(text.strip().lower().encode("utf-8")).hexdigest()[:8]
 
 
@@ -96,6 +97,8 @@ def sender_domain(sender: str) -> str:
     configured: ids under the sender's own domain are what mail servers and spam filters
     expect.  ``kamermonitor.invalid`` only when the address has no usable domain.
     """
+    from email.utils import parseaddr
+
     _, at, domain = parseaddr(sender)[1].rpartition("@")
     domain = domain.strip().rstrip(".")
     return domain.lower() if at and DOMAIN_RE.fullmatch(domain) else NO_DOMAIN
@@ -172,10 +175,15 @@ class EmailChannel:
 
     def message_id(self, alert: Alert, target: str) -> str:
         if alert.delivery_id is None:
+            from email.utils import make_msgid
+
             return make_msgid(idstring="kamermonitor", domain=self.message_id_domain)
         return f"<kamermonitor.{alert.delivery_id}.{_hash8(target)}@{self.message_id_domain}>"
 
     def build_message(self, alert: Alert, target: str) -> EmailMessage:
+        from email.message import EmailMessage
+        from email.utils import format_datetime
+
         from .view import thread_dossier
 
         r = self.renderer
@@ -228,6 +236,7 @@ class EmailChannel:
 
     def _exchange(self, msg: EmailMessage, target: str, where: str, dog: Watchdog) -> None:
         import smtplib
+        import ssl
 
         smtp: smtplib.SMTP | None = None
         try:
@@ -273,6 +282,8 @@ class EmailChannel:
 
     def _context(self) -> ssl.SSLContext:
         # Loading the system CA store costs ~70 ms: do it once per channel, and only for TLS.
+        import ssl
+
         if self._ssl_context is None:
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context

@@ -12,7 +12,6 @@ differently has its ``=?`` broken up, so no decoding can bring a line break back
 
 from __future__ import annotations
 
-import email.policy
 import re
 import unicodedata
 
@@ -24,6 +23,8 @@ _SPACES = re.compile(r"\s+")
 
 def _decoded(name: str, value: str) -> str:
     """The value as the email package itself reads it (its header parser decodes RFC 2047)."""
+    import email.policy  # loaded when a header is checked, not with the configuration
+
     try:
         return str(email.policy.default.header_factory(name, value))
     except Exception:  # a parser error: keep the text as it is, it is cleaned below anyway

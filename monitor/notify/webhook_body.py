@@ -22,7 +22,6 @@ rest).  Pure functions, no I/O: the same alert always gives the same body.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -44,6 +43,8 @@ def webhook_id(alert: Alert) -> str:
     A test alert (no outbox row) gets a fresh random id.
     """
     if alert.delivery_id is None:
+        import uuid  # (and platform with it) only for a test alert
+
         return f"msg_{uuid.uuid4().hex}"
     created = alert.created_at.isoformat() if alert.created_at else ""
     ids = ",".join(str(x.id) for x in alert.letters)

@@ -150,11 +150,18 @@ def open_reader(url: str, pool_size: int = 4) -> Engine:
     return engine
 
 
+# Pages are read through a memory map instead of one read() each: a ``list`` of 1,000 watches
+# at 100,000 letters looks up some 13,000 letter rows scattered over the file, and took half
+# as long so (bench §6).  Writes still go through SQLite's own I/O, in WAL mode.
+MMAP_BYTES = 256 * 1024 * 1024
+
+
 def _sqlite_reader_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # the "begin" listener issues a deferred BEGIN
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA query_only=1")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cur.close()
 
 
@@ -164,6 +171,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cur.close()
 
 
