@@ -15,6 +15,7 @@ of a record whose page was given to ``publish`` and answers 404 for every other 
 
 from __future__ import annotations
 
+import gzip
 import re
 import socket
 import struct
@@ -346,6 +347,8 @@ class _Handler(BaseHTTPRequestHandler):
         getattr(self, "fault_" + mode)(body)
 
     def send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        if status == 200 and body and self.server.fake.compress and "gzip" in self.headers.get("Accept-Encoding", ""):
+            body, headers = gzip.compress(body, compresslevel=6), {**(headers or {}), "Content-Encoding": "gzip"}
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -396,6 +399,7 @@ class SruServer:
         self.requests: list[str] = []  # raw query strings of /sru requests, in order
         self.bytes_sent = 0
         self.not_modified = 0  # searches answered 304 (conditional, unchanged)
+        self.compress = False  # answer gzip to a client that asks for it, as the real service might
         self._served: dict[str, datetime] = {}  # ETag -> when that body was first served (Last-Modified)
         self._records: dict[str, FakeRecord] = {}
         self.publications: dict[str, bytes] = {}  # identifier → its HTML page, served under /frbr/

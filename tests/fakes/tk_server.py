@@ -91,6 +91,9 @@ class TkFeedServer:
         self.token_step = token_step  # > 1 leaves holes, like pruning does on the real feed
         self.hang_seconds = hang_seconds
         self.retry_after = "7"  # the Retry-After header of a "503" fault
+        # Answer gzip to a client that asks for it, as the real service might (not recorded):
+        # the bench measures a first start both ways.
+        self.compress = False
         self.endless_limit = endless_limit
         self.requests: list[str] = []
         self.bytes_sent = 0
@@ -286,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, code: int, body: bytes, ctype: str = "application/atom+xml", **headers: str) -> None:
+        if code == 200 and body and self.server.owner.compress and "gzip" in self.headers.get("Accept-Encoding", ""):
+            body, headers = gzip.compress(body, compresslevel=6), {**headers, "Content_Encoding": "gzip"}
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", headers.pop("length", str(len(body))))
