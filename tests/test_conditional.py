@@ -116,3 +116,26 @@ def test_304s_are_counted_per_source_in_the_metrics(tk: TkFeedServer, monitor: H
         text = exposition(monitor.settings, conn, monitor.ctx.metrics, monitor.ctx.fetcher.stats).decode()
     line = f'kamermonitor_source_not_modified_total{{source="syncfeed"}} {float(tk.not_modified)}'
     assert line in text.splitlines()
+
+
+def test_sources_answering_gzip_give_the_same_letters_for_fewer_bytes(
+    tk: TkFeedServer, sru: SruServer, monitor: Harness
+) -> None:
+    # Whether the live services compress is not recorded; the monitor asks for gzip, and
+    # what it makes of a compressed answer must be what it makes of a plain one.
+    for i in range(40):
+        sru.add_record(f"kst-26643-{1300 + i}", document_title=f"Oude brief {i}", date=date(2025, 5, 1))
+    tk.compress = sru.compress = True
+    monitor.cycle()  # first start: end searches, mirror and the SRU backfill, all compressed
+    stats = monitor.ctx.fetcher.stats
+    assert stats.bytes_wire * 3 < stats.bytes_body  # it did arrive compressed
+    tk.add_document(
+        LETTER, "2025D30001", "Brief regering", "Nieuwe brief", ICT, TODAY, "2024-2025", -1, [DOSSIER_26643]
+    )
+    monitor.cycle()
+    assert [r["status"] for r in monitor.deliveries()] == ["sent"]  # the new letter, and no old one
+    with monitor.ctx.engine.connect() as conn:
+        from monitor.store import letters as letter_store
+
+        recent = letter_store.recent_for_watch(conn, monitor.ctx.settings.watches[0].name, 100)
+    assert {x.subject for x in recent} >= {"Nieuwe brief"} | {f"Oude brief {i}" for i in range(40)}
