@@ -56,8 +56,6 @@ def run(settings: Settings, out: TextIO, *, send: bool = False) -> int:
                 check_email(doc, cfg, cfg.options)
             elif isinstance(cfg.options, SlackOptions):
                 check_slack(doc, cfg, cfg.options)
-            elif cfg.type == "console":
-                doc.say("ok", f"channel {cfg.name}", "console: nothing to check")
             else:
                 check_other(doc, cfg)
     with doc.item():

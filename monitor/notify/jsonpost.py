@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from ..retry import parse_retry_after
-from .base import DeliveryError
+from .base import DeliveryError, redact
 
 if TYPE_CHECKING:
     import httpx  # imported when the first message is sent: ``status`` only describes the channel
+
+    from .render import Renderer
 
 MAX_REPLY = 64 * 1024  # a reply is a status word or a small JSON error: keep no more than this
 TRANSIENT = frozenset({408, 425, 429})
@@ -127,6 +129,40 @@ class JsonPoster:
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{who} request failed: {redact(str(exc)) or type(exc).__name__}") from None
         return Reply(response.status_code, content, response.headers.get("Retry-After"))
+
+
+class PostingChannel:
+    """What the channels that POST JSON to one secret URL share (Slack, Teams, signed webhooks).
+
+    A subclass sets ``name``, ``_poster`` and, when it renders, ``_renderer``, and says
+    :meth:`describe`; it may add secrets of its own to :meth:`secrets`.
+    """
+
+    name: str
+    _poster: JsonPoster
+    _renderer: Renderer | None = None
+
+    @property
+    def renderer(self) -> Renderer:
+        from .render import default_renderer
+
+        return self._renderer or default_renderer()
+
+    def __repr__(self) -> str:  # never show the URL
+        return f"{type(self).__name__}({self.name!r}, {self.describe()!r})"
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._poster.close()
+
+    def secrets(self) -> tuple[str, ...]:
+        """The long pieces of the URL (ids, tokens, signatures): a server may echo any of them back."""
+        return url_secrets(self._poster.url)
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.secrets())
 
 
 def refusal(reply: Reply, who: str, redact: Callable[[str], str]) -> DeliveryError:

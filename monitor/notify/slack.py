@@ -19,8 +19,8 @@ from ..configread import Reader, secret_and_problem
 from ..models import Alert
 from ..retry import parse_retry_after
 from ..textcut import shorten
-from .base import ChannelType, DeliveryError, Rendered, Tools, redact
-from .jsonpost import JsonPoster
+from .base import ChannelType, DeliveryError, Rendered, Tools
+from .jsonpost import JsonPoster, PostingChannel
 from .options import Options
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def redact_webhook(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{path}"
 
 
-class SlackChannel:
+class SlackChannel(PostingChannel):
     kind = "slack"
     min_interval = 1.0  # Slack: about one message per second per webhook ...
     burst = 3  # ... "short bursts allowed" (Slack rate-limit docs): three letters of one poll go at once
@@ -124,30 +124,8 @@ class SlackChannel:
         self.timeout = timeout
         self._renderer = renderer
 
-    @property
-    def renderer(self) -> Renderer:
-        from .render import default_renderer
-
-        return self._renderer or default_renderer()
-
-    def __repr__(self) -> str:  # never show the URL
-        return f"SlackChannel({self.name!r}, {self.describe()!r})"
-
     def describe(self) -> str:
         return f"slack webhook {redact_webhook(self._poster.url)}"
-
-    def close(self) -> None:
-        self._poster.close()
-
-    def secrets(self) -> tuple[str, ...]:
-        """Each part of the webhook's path (its IDs and token): a server may echo any of them back."""
-        path = urlsplit(self._poster.url).path
-        # A plain word (``services``, or a test server's ``archived``) is not a key; a key is
-        # long and mixes case or digits, as Slack's IDs and tokens do.
-        return tuple(s for s in path.split("/") if len(s) >= 8 and not re.fullmatch(r"[a-z_-]+", s))
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self.secrets())
 
     def send(self, alert: Alert, target: str = "") -> None:
         body = json.dumps(self.renderer.slack_payload(alert), ensure_ascii=False).encode("utf-8")

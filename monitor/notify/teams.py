@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..configread import Reader
 from ..models import Alert
 from . import envopts
-from .base import ChannelType, DeliveryError, Rendered, Tools, redact
-from .jsonpost import JsonPoster, redacted_url, refusal, url_secrets
+from .base import ChannelType, DeliveryError, Rendered, Tools
+from .jsonpost import JsonPoster, PostingChannel, redacted_url, refusal
 from .options import Options
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _preview(renderer: Renderer, view: View) -> Rendered:
     return Rendered(view.subject, json.dumps(payload, ensure_ascii=False, indent=2), payload=payload)
 
 
-class TeamsChannel:
+class TeamsChannel(PostingChannel):
     kind = "teams"
     min_interval = 1.0  # Teams throttles bursts to one webhook; one a second on average stays clear of it,
     burst = 3  # and a handful at once (one poll's letters) is no burst to it; a 429 is retried after Retry-After
@@ -88,27 +88,8 @@ class TeamsChannel:
         self.timeout = timeout
         self._renderer = renderer
 
-    @property
-    def renderer(self) -> Renderer:
-        from .render import default_renderer
-
-        return self._renderer or default_renderer()
-
-    def __repr__(self) -> str:  # never show the URL
-        return f"TeamsChannel({self.name!r}, {self.describe()!r})"
-
     def describe(self) -> str:
         return f"teams workflow {redacted_url(self._poster.url)}"
-
-    def close(self) -> None:
-        self._poster.close()
-
-    def secrets(self) -> tuple[str, ...]:
-        """The workflow's id and signature, and any other long piece of its URL."""
-        return url_secrets(self._poster.url)
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self.secrets())
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         return teams_payload(self.renderer, self.renderer.view(alert))

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ..configread import Reader
 from ..models import Alert
 from . import envopts
-from .base import ChannelType, Rendered, Tools, redact
-from .jsonpost import JsonPoster, redacted_url, refusal, url_secrets
+from .base import ChannelType, Rendered, Tools
+from .jsonpost import JsonPoster, PostingChannel, redacted_url, refusal
 from .options import Options
 from .signing import signed_headers, signing_key
 from .webhook_body import webhook_body, webhook_id
@@ -70,7 +70,7 @@ def _preview(renderer: Renderer, view: View) -> Rendered:
     return Rendered(view.subject, json.dumps(payload, ensure_ascii=False, indent=2), payload=payload)
 
 
-class WebhookChannel:
+class WebhookChannel(PostingChannel):
     kind = "webhook"
     min_interval = 0.0
     targets: tuple[str, ...] = ("",)
@@ -87,20 +87,11 @@ class WebhookChannel:
         self.name = name
         self.timeout = timeout
 
-    def __repr__(self) -> str:  # never show the URL
-        return f"WebhookChannel({self.name!r}, {self.describe()!r})"
-
     def describe(self) -> str:
         return f"signed webhook {redacted_url(self._poster.url)}"
 
-    def close(self) -> None:
-        self._poster.close()
-
     def secrets(self) -> tuple[str, ...]:
-        return (*url_secrets(self._poster.url), self._secret)
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self.secrets())
+        return (*super().secrets(), self._secret)
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         return webhook_body(alert)
