@@ -32,6 +32,7 @@ class Figure:
     met: bool | None = None  # None: no target
     digits: int = 0
     note: str = ""
+    why: str = ""  # why a target is not met (said only when it is not)
 
     def shown(self) -> str:
         if self.digits == 0:
@@ -75,13 +76,20 @@ class Section:
         below: bool = True,
         target: str | None = None,
         note: str = "",
+        why: str = "",
     ) -> Figure:
-        """A figure whose target is an upper (``below``, strict) or a lower (inclusive) bound."""
+        """A figure whose target is an upper (``below``, strict) or a lower (inclusive) bound.
+
+        ``why``: what keeps the figure from its target, from what this run measured; the
+        report says it when the target is missed.
+        """
         met = value < limit if below else value >= limit
         if target is None:
             shown = f"{limit:,.{digits}f}" if digits else f"{limit:,.0f}"
             target = f"{'<' if below else '≥'} {shown} {unit}".strip()
-        return self.add(name, value, unit, target, met, digits, note)
+        figure = self.add(name, value, unit, target, met, digits, note)
+        figure.why = "" if met else why
+        return figure
 
 
 def rss_mb(pid: int | None = None) -> float:

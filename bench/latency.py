@@ -235,6 +235,9 @@ def run(
         after_poll = sorted(seen.first[k] - visible[k] - pickup[k] for k in visible if k in seen.first)
         sec.add(f"{channel}: poll saw it → accepted, median", statistics.median(after_poll), "s", digits=2)
         sec.check(f"{channel}: poll saw it → accepted, p99", _quantile(after_poll, 0.99), "s", 1.0, digits=2,
+                  why="an alert waits for its letter's file (for the details), read from the feed's host at its "
+                  "pace: letters seen together beyond the burst wait a pause each, and paced channels (Slack, Teams) "
+                  "send one message a second after a burst of three",
                   note=f"max {after_poll[-1]:.2f} s; {len(lat)} of {letters} letters delivered"
                   + (f", {missing} MISSING" if missing else ""))  # fmt: skip
         sec.add(f"{channel}: publication → accepted, median", statistics.median(lat), "s", digits=2)

@@ -67,6 +67,14 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _sentence(text: str) -> str:
+    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else ""
+
+
+def _note(f: Figure) -> str:
+    return "; ".join(filter(None, (f"**why not:** {f.why}" if f.why else "", f.note)))
+
+
 def render(sections: list[Section], *, mode: str, command: str, seconds: float, load_before: str) -> str:
     lines = [
         "# Benchmarks",
@@ -88,6 +96,14 @@ def render(sections: list[Section], *, mode: str, command: str, seconds: float, 
     lines += _table(["§", "Measurement", "Value", "Target", "Result"], rows)
     missed = [r for r in rows if r[4] != "met"]
     lines += ["", f"{len(rows) - len(missed)} of {len(rows)} targets met.", ""]
+    whys = [(s, f) for s in sections for f in s.figures if f.met is False]
+    if whys:
+        lines += ["Not met, and why:", ""]
+        lines += [
+            f"- §{s.key} {f.name}: {f.shown()} (target {f.target}). {_sentence(f.why) or 'No reason is recorded.'}"
+            for s, f in whys
+        ]
+        lines += [""]
     busy = float(load_before.split(" ", 1)[0])
     if busy > QUIET_LOAD:
         lines += [
@@ -103,7 +119,7 @@ def render(sections: list[Section], *, mode: str, command: str, seconds: float, 
         lines += [f"## {s.key}. {s.title}", ""]
         lines += _table(
             ["Measurement", "Value", "Target", "Result", "Note"],
-            [[f.name, f.shown(), f.target, _result(f), f.note] for f in s.figures],
+            [[f.name, f.shown(), f.target, _result(f), _note(f)] for f in s.figures],
         )
         for header, table_rows in s.tables:
             lines += [""] + _table(header, table_rows)

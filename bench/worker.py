@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from bench.common import FetchTap, diff, open_fds, peak_rss_mb, rss_mb
 from monitor.context import freeze_startup_heap
 from monitor.poll import behind, poll_source, prepare_watches
+from monitor.sources.sru import backfill_cursor
 from monitor.sources.sru import poll as srupoll
 from monitor.store import ops, schema
 from tests.harness import Harness, settings_for
@@ -141,7 +142,7 @@ class Worker:
         def pending() -> int:
             with h.ctx.engine.connect() as conn:
                 done = ops.all_cursors(conn)
-            return sum(srupoll.backfill_cursor(d) not in done for d in srupoll.watched_dossiers(h.ctx))
+            return sum(backfill_cursor(d) not in done for d in srupoll.watched_dossiers(h.ctx))
 
         def run() -> None:
             nonlocal polls

@@ -98,8 +98,10 @@ class Harness:
         self._open()
 
     def _open(self) -> None:
-        sleep = self.now.sleep if isinstance(self.now, Clock) else None
-        self.ctx = Context.create(self.settings, now=self.now, **({"sleep": sleep} if sleep else {}))
+        if isinstance(self.now, Clock):
+            self.ctx = Context.create(self.settings, now=self.now, sleep=self.now.sleep)
+        else:
+            self.ctx = Context.create(self.settings, now=self.now)
         self.channels = build_channels(self.settings, stream=self.output)
         self.deliverer = Deliverer(self.ctx, self.channels)
 
