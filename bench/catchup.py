@@ -193,6 +193,8 @@ def _shipped(sec: Section, workdir: Path, smoke: bool) -> None:
         "min", 10, digits=1,
         note=f"{r['polls']} polls one after another, {r['server_requests']} requests at a pause of "
         f"{pause:g} s: {st.documents / r['wall']:,.0f} Document entries/s; CPU {r['cpu']:.1f} s",
+        why=f"{r['server_requests']} requests, one per {pause:g} s on average, and {r['cpu']:.1f} s of the monitor's "
+        "CPU between them",
     )  # fmt: skip
     sec.notes.append(
         f"Shipped settings: `pause_seconds` = {pause:g}, `max_pages_per_poll` = 20, `related_every` = 5; "
