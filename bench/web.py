@@ -146,9 +146,9 @@ def _response_times(sec: Section, workdir: Path, smoke: bool, artifacts: dict[st
                 name = f"`GET {label}` at {letters:,} letters, median of {runs}"
                 if path in ("/metrics", "/"):
                     why = (
-                        f"each request reads the store ({letters:,} letters, the watches' counts and newest letters) "
-                        "and renders the answer anew, on a waitress thread of the bench process, which shares the "
-                        "machine's two cores with everything else running"
+                        f"each request reads the store ({letters:,} letters: every watch's count, the newest "
+                        f"letters) and renders the whole answer anew ({size / 1024:.0f} KB), on a waitress thread "
+                        "of the bench process, whose client shares Python's interpreter lock with it"
                     )
                     sec.check(name, median, "ms", TARGET_MS, digits=1, note=note, why=why)
                 else:
