@@ -63,6 +63,14 @@ def test_all_problems_are_reported_at_once_with_their_key_paths() -> None:
     assert "watch[0].channels[1]: no channel named 'nope'" in problems
 
 
+def test_the_http_burst_is_a_small_whole_number_of_requests() -> None:
+    assert parse({}).http.burst == 4 and parse({"http": {"burst": 1}}).http.burst == 1
+    for bad in (0, 21, 2.5, "4", True):
+        with pytest.raises(ConfigError) as caught:
+            parse({"http": {"burst": bad}})
+        assert [p for p in caught.value.problems if p.startswith("http.burst: ")], caught.value.problems
+
+
 def test_keyword_watch_needs_no_dossiers_and_wildcard_kinds_match_everything() -> None:
     settings = parse({"watch": [{"keywords": ["AI-fabriek"], "kinds": ["*"]}]})
     [watch] = settings.watches
