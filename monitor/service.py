@@ -25,6 +25,7 @@ monitor whose scheduler or poll thread hangs (see :mod:`monitor.sdnotify`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING
 from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -71,6 +73,7 @@ class Service:
         self._watch_lock = threading.Lock()
         self.fatal: str | None = None
         self._poll_since: dict[str, float] = {}  # source → when its poll in progress began
+        self._signal: int | None = None  # the stop signal received, once one is
         # One thread per source: a stalled source never holds up the other.
         self.executor = ThreadPoolExecutor(max(1, len(enabled_sources(ctx))))
         # Sending has its own thread, so a slow mail server never delays the next poll.
@@ -182,10 +185,12 @@ class Service:
                 self._watchdog_job, IntervalTrigger(seconds=watchdog), id="watchdog", name="systemd watchdog",
                 executor="watchdog", next_run_time=now,
             )  # fmt: skip
-        self.scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
         # A SIGTERM that lands between the check below and the scheduler's start finds no
-        # scheduler to stop: this first job stops it then.
-        self.scheduler.add_job(self._stop_if_asked, id="stop-check", executor="delivery", next_run_time=now)
+        # scheduler to stop: the started listener stops it then.  (Not a one-off job: APScheduler
+        # removes one after running it, and a shutdown from another thread at that moment made
+        # the removal fail inside its main loop.)
+        self.scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
+        threading.Thread(target=self._stopper, name="stopper", daemon=True).start()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
         schedule = ", ".join(
@@ -242,6 +247,10 @@ class Service:
         )  # fmt: skip
 
     def _started(self, _event: SchedulerEvent) -> None:
+        # Called on the main thread by the scheduler's start(), before its loop, holding no lock.
+        if self.ctx.stopping.is_set():
+            self._shutdown_scheduler()
+            return
         sdnotify.notify("READY=1", "STATUS=running")
 
     def _watchdog_job(self) -> None:
@@ -251,15 +260,26 @@ class Service:
             return
         sdnotify.notify("WATCHDOG=1")
 
-    def _stop_if_asked(self) -> None:
-        if self.ctx.stopping.is_set():
-            self.scheduler.shutdown(wait=False)
+    def _shutdown_scheduler(self) -> None:
+        # The stopper thread and the started listener may both try: the second finds it stopped.
+        with contextlib.suppress(SchedulerNotRunningError):
+            if self.scheduler.running:  # not yet running: start() sees the flag and never starts it
+                self.scheduler.shutdown(wait=False)
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
-        sdnotify.notify("STOPPING=1")
-        logger.info(
-            "received %s, stopping after the current step (at most %.0f s)", signal.Signals(signum).name, STOP_SECONDS
-        )
+        # A signal handler runs between two bytecodes of the main thread, which may be holding
+        # a lock the shutdown needs (APScheduler submitting a job holds its pool's lock; the
+        # shutdown takes it again, and the process hung).  So the handler only sets the flag;
+        # the stopper thread, started before the handlers were installed, does the rest.
+        self._signal = signum
         self.ctx.stopping.set()
-        if self.scheduler.running:  # not yet running: start() sees the flag and never starts it
-            self.scheduler.shutdown(wait=False)
+
+    def _stopper(self) -> None:
+        self.ctx.stopping.wait()
+        if self._signal is not None:
+            sdnotify.notify("STOPPING=1")
+            logger.info(
+                "received %s, stopping after the current step (at most %.0f s)",
+                signal.Signals(self._signal).name, STOP_SECONDS,
+            )  # fmt: skip
+        self._shutdown_scheduler()
