@@ -107,9 +107,7 @@ class Context:
     ) -> Context:
         """``stop``: the "stopping" flag to use, when a signal may already have set it (``run``'s start-up)."""
         set_max_wait(settings.max_wait_seconds)  # every Retry-After and backoff is clamped to it
-        fetcher = Fetcher(make_client(settings.http), settings.http)
-        if stop is not None:
-            fetcher.stop = stop
+        fetcher = Fetcher(make_client(settings.http), settings.http, stop)
         return cls(settings, open_engine(settings.database), fetcher, now=now, sleep=sleep)
 
     @property

@@ -103,14 +103,15 @@ def _head_bytes(resp: httpx.Response) -> int:
 class Fetcher:
     """Bounded GETs with per-host pacing, shared by all sources."""
 
-    def __init__(self, client: httpx.Client, settings: HttpConfig) -> None:
+    def __init__(self, client: httpx.Client, settings: HttpConfig, stop: threading.Event | None = None) -> None:
         self.client = client
         self.settings = settings
         self.stats = FetchStats()
         self._pacer = Pacer()
         self._lock = threading.Lock()
-        # Set when the process is stopping: requests in flight end within a second.
-        self.stop = threading.Event()
+        # Set when the process is stopping: requests in flight end within a second.  ``run``
+        # passes the flag its start-up signal handler may already have set.
+        self.stop = stop if stop is not None else threading.Event()
         self.validators = Validators()
 
     def remember(self, result: FetchResult) -> None:

@@ -98,8 +98,7 @@ class Service:
                 raise
             self.fatal = guard.describe(self.ctx.settings.database, exc)
             logger.error("stopping: %s", self.fatal)
-            self.ctx.stopping.set()
-            self.scheduler.shutdown(wait=False)
+            self.ctx.stopping.set()  # the stopper thread stops the scheduler, as for a signal
         finally:
             with self._idle:
                 self._running -= 1
