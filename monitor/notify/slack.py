@@ -9,7 +9,6 @@ in an error message, a log line or :meth:`SlackChannel.describe`.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from ..configread import Reader, secret_and_problem
 from ..models import Alert
 from ..retry import parse_retry_after
 from ..textcut import shorten
+from . import envopts
 from .base import ChannelType, DeliveryError, Rendered, Tools
 from .jsonpost import JsonPoster, PostingChannel
 from .options import Options
@@ -43,17 +43,14 @@ class SlackOptions(Options):
         return {"webhook_url": self.webhook_url_env}
 
     def secret_problem(self, key: str, var: str, value: str) -> str | None:
-        if not re.match(r"^https?://[^\s/?#]+", value, re.I):
-            return f"{var} does not hold an http(s) URL"
-        return None
+        return envopts.url_problem(var, value)
 
     @classmethod
     def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> SlackOptions:
         var = t.get("webhook_url_env")
         if not isinstance(var, str):
             r.fail(f"{p}.webhook_url_env", "required: the environment variable holding the webhook URL")
-        timeout = r.positive(t, "timeout", p, cls.timeout, maximum=3600)
-        return cls(var if isinstance(var, str) else cls.webhook_url_env, timeout)
+        return cls(var if isinstance(var, str) else cls.webhook_url_env, envopts.timeout(r, t, p, cls.timeout))
 
 
 def _build(name: str, o: SlackOptions, tools: Tools) -> SlackChannel:

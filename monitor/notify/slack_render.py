@@ -155,16 +155,7 @@ def _slack_single(view: LetterView) -> list[dict[str, Any]]:
     reference = mrkdwn(view.reference, 200)
     if view.main_url:
         reference = slack_link(view.main_url, view.reference, 900)
-    lines = [f"*Nummer:* {reference}"]
-    for name, value, budget in (
-        ("Datum", view.date_line, 200),
-        ("Afzender" if len(view.senders) < 2 else "Afzenders", view.sender, 600),
-        ("Onderwerp", view.subject, 1000),
-        ("Soort", view.kind, 200),
-        ("Dossier", view.dossier, 700),
-    ):
-        if value:
-            lines.append(f"*{name}:* {mrkdwn(value, budget)}")
+    lines = [f"*Nummer:* {reference}", *(f"*{name}:* {mrkdwn(value, budget)}" for name, value, budget in view.facts)]
     blocks = [_section(_fit(lines, SLACK_SECTION_MAX))]
     if view.summary:
         blocks.append(_section("*Samenvatting*\n" + mrkdwn(view.summary, 2000)))

@@ -141,16 +141,7 @@ def _attachment(a: AttachmentView) -> str:
 
 
 def _single(view: LetterView, fit: Fit) -> list[dict[str, Any]]:
-    facts = [_fact("Nummer", view.reference, 200)]
-    for name, value, limit in (
-        ("Datum", view.date_line, 200),
-        ("Afzender" if len(view.senders) < 2 else "Afzenders", view.sender, 600),
-        ("Onderwerp", view.subject, 1000),
-        ("Soort", view.kind, 200),
-        ("Dossier", view.dossier, 700),
-    ):
-        if value:
-            facts.append(_fact(name, value, limit))
+    facts = [_fact("Nummer", view.reference, 200), *(_fact(name, value, limit) for name, value, limit in view.facts)]
     out: list[dict[str, Any]] = [{"type": "FactSet", "facts": facts}]
     if view.summary and fit.summary:
         out += [_block("**Samenvatting**", spacing="Medium"), _block(md(view.summary))]

@@ -78,6 +78,21 @@ class LetterView:
         return "; ".join(self.senders)
 
     @property
+    def facts(self) -> tuple[tuple[str, str, int], ...]:
+        """A card's labelled lines after the number, as (label, text, most characters shown); empty ones left out.
+
+        Slack's section and Teams' FactSet show the same facts in the same order.
+        """
+        rows = (
+            ("Datum", self.date_line, 200),
+            ("Afzender" if len(self.senders) < 2 else "Afzenders", self.sender, 600),
+            ("Onderwerp", self.subject, 1000),
+            ("Soort", self.kind, 200),
+            ("Dossier", self.dossier, 700),
+        )
+        return tuple(row for row in rows if row[1])
+
+    @property
     def card_links(self) -> tuple[Link, ...]:
         """A digest card's links: the official publication once there is one; before that the
         Tweede Kamer's page and file.  Without ``main_url``, which the card's heading links to."""
