@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..configread import Reader, secret_and_problem
+from .options import Options
 
 
 def required_var(r: Reader, t: Mapping[str, Any], p: str, key: str, holds: str) -> str:
@@ -37,3 +39,20 @@ def secret(var: str) -> str:
     if problem or not value:
         raise ValueError(problem or f"{var} is empty")
     return value
+
+
+@dataclass(frozen=True)
+class WebhookUrlOptions(Options):
+    """A type whose one secret is its webhook URL, in the variable ``webhook_url_env`` names (Slack, Teams).
+
+    Each type reads its own table (:meth:`read`); what the URL is and how it is checked is shared.
+    """
+
+    webhook_url_env: str = ""
+    timeout: float = 15.0
+
+    def secret_vars(self) -> Mapping[str, str]:
+        return {"webhook_url": self.webhook_url_env}
+
+    def secret_problem(self, key: str, var: str, value: str) -> str | None:
+        return url_problem(var, value)

@@ -21,7 +21,6 @@ from ..textcut import shorten
 from . import envopts
 from .base import ChannelType, DeliveryError, Rendered, Tools
 from .jsonpost import JsonPoster, PostingChannel
-from .options import Options
 
 if TYPE_CHECKING:
     import httpx  # imported when the first message is sent: ``status`` only describes the channel
@@ -33,17 +32,8 @@ CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True)
-class SlackOptions(Options):
+class SlackOptions(envopts.WebhookUrlOptions):
     """``type = "slack"``: an incoming webhook, its URL in the variable ``webhook_url_env`` names."""
-
-    webhook_url_env: str = ""
-    timeout: float = 15.0
-
-    def secret_vars(self) -> Mapping[str, str]:
-        return {"webhook_url": self.webhook_url_env}
-
-    def secret_problem(self, key: str, var: str, value: str) -> str | None:
-        return envopts.url_problem(var, value)
 
     @classmethod
     def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> SlackOptions:

@@ -19,7 +19,6 @@ from ..models import Alert
 from . import envopts
 from .base import ChannelType, DeliveryError, Rendered, Tools
 from .jsonpost import JsonPoster, PostingChannel, redacted_url, refusal
-from .options import Options
 
 if TYPE_CHECKING:
     import httpx
@@ -31,17 +30,8 @@ ACCEPTED = (200, 202)
 
 
 @dataclass(frozen=True)
-class TeamsOptions(Options):
+class TeamsOptions(envopts.WebhookUrlOptions):
     """``type = "teams"``: a Workflows webhook, its URL in the variable ``webhook_url_env`` names."""
-
-    webhook_url_env: str = ""
-    timeout: float = 15.0
-
-    def secret_vars(self) -> Mapping[str, str]:
-        return {"webhook_url": self.webhook_url_env}
-
-    def secret_problem(self, key: str, var: str, value: str) -> str | None:
-        return envopts.url_problem(var, value)
 
     @classmethod
     def read(cls, r: Reader, t: Mapping[str, Any], p: str) -> TeamsOptions:
